@@ -1,0 +1,1 @@
+//! Cyrus IMAP 2.3 expunge engine, written against `sim::Vfs`.

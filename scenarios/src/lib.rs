@@ -1,0 +1,1 @@
+//! Scenario language, runner and reports for `expunge-sim`.
