@@ -233,4 +233,13 @@ pub trait Vfs {
     /// The length the map was made with.
     fn map_len(&self, pid: Pid, map: MapId) -> VfsResult<u64>;
     fn munmap(&mut self, pid: Pid, map: MapId) -> VfsResult<()>;
+
+    /// An optimisation hint, not a syscall: the first offset at or after `offset` where a
+    /// read through `map` might return a non-zero byte (the map's length if none). Callers
+    /// may skip reading `[offset, result)`, which reads as zeros. The default knows nothing
+    /// and returns `offset`. Never traced.
+    fn map_next_data(&mut self, pid: Pid, map: MapId, offset: u64) -> VfsResult<u64> {
+        let _ = (pid, map);
+        Ok(offset)
+    }
 }
