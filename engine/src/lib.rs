@@ -8,6 +8,8 @@ pub mod append;
 pub mod cx;
 pub mod cyr_expire;
 pub mod expunge;
+pub mod format;
+pub mod fsck;
 pub mod layout;
 pub mod lock;
 pub mod mailbox;
