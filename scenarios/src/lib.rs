@@ -1,1 +1,3 @@
 //! Scenario language, runner and reports for `expunge-sim`.
+
+pub mod report;
