@@ -88,7 +88,7 @@ fn unsynced_writes_are_lost_kept_or_torn_at_sector_boundaries_by_the_seed() {
             "seed {seed}: not a prefix"
         );
         assert!(
-            k == 0 || k == len || (off + k) % 512 == 0,
+            k == 0 || k == len || (off + k).is_multiple_of(512),
             "seed {seed}: torn at {}",
             off + k
         );
@@ -221,7 +221,7 @@ proptest! {
         for (off, len, b) in [(off1, len1, b'b'), (off2, len2, b'c')] {
             let k = got.iter().skip(off as usize).take_while(|&&x| x == b).count() as u64;
             let k = k.min(len);
-            prop_assert!(k == 0 || k == len || (off + k) % 512 == 0, "torn at {}", off + k);
+            prop_assert!(k == 0 || k == len || (off + k).is_multiple_of(512), "torn at {}", off + k);
         }
         let untouched = |i: u64| !((off1..off1 + len1).contains(&i) || (off2..off2 + len2).contains(&i));
         for (i, &x) in got.iter().enumerate() {
