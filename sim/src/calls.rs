@@ -1,5 +1,7 @@
 //! The `Vfs` calls of `SimFs`: each one traced, offered to the fault plan, then performed.
 
+use std::sync::Arc;
+
 use crate::faults::FaultAction;
 use crate::mapping::Map;
 use crate::namespace::{EISDIR, ENOTDIR, check_dir, check_path};
@@ -25,28 +27,41 @@ impl SimFs {
         outcome: impl FnOnce(&T) -> Outcome,
     ) -> VfsResult<T> {
         let seq = self.trace.count();
-        let nth = self.call_counts.entry(call).or_insert(0);
-        let n = *nth;
-        *nth += 1;
+        let n = match self.call_counts.iter_mut().find(|(c, _)| *c == call) {
+            Some((_, count)) => {
+                *count += 1;
+                *count - 1
+            }
+            None => {
+                self.call_counts.push((call, 1));
+                0
+            }
+        };
         let fault = match call {
             "spawn" | "kill" => None,
             _ if self.cfg.faults.is_empty() => None,
             _ => self.cfg.faults.decide(seq, call, n),
         };
-        let who = pid.map_or_else(|| "-".to_string(), |p| self.who(p));
+        let who = |s: &SimFs| pid.map_or_else(|| "-".to_string(), |p| s.who(p));
         let result = match fault {
             Some(FaultAction::Eio) => {
-                let d = format!("{call} by {who}: EIO injected by fault plan at call {seq}");
+                let d = format!(
+                    "{call} by {}: EIO injected by fault plan at call {seq}",
+                    who(self)
+                );
                 self.event(seq, pid, EventKind::Io, d.clone());
                 err(Errno::Io, d)
             }
             Some(FaultAction::NoSpc) => {
-                let d = format!("{call} by {who}: ENOSPC injected by fault plan at call {seq}");
+                let d = format!(
+                    "{call} by {}: ENOSPC injected by fault plan at call {seq}",
+                    who(self)
+                );
                 self.event(seq, pid, EventKind::NoSpc, d.clone());
                 err(Errno::NoSpc, d)
             }
             Some(FaultAction::Kill) if pid.is_some_and(|p| self.procs.get(p).is_ok()) => {
-                let d = format!("{who} killed by fault plan at call {seq} ({call})");
+                let d = format!("{} killed by fault plan at call {seq} ({call})", who(self));
                 if let Some(p) = pid {
                     self.event(seq, pid, EventKind::Killed, d.clone());
                     self.kill_inner(p);
@@ -54,7 +69,10 @@ impl SimFs {
                 err(Errno::Srch, d)
             }
             Some(FaultAction::PowerLoss) => {
-                let d = format!("power loss by fault plan at call {seq} ({call} by {who})");
+                let d = format!(
+                    "power loss by fault plan at call {seq} ({call} by {})",
+                    who(self)
+                );
                 self.power_loss_at(seq, &d);
                 err(Errno::Srch, d)
             }
@@ -66,9 +84,8 @@ impl SimFs {
             Err(e) => Outcome::Err(e.errno),
         };
         let process = pid
-            .and_then(|p| self.procs.name(p))
-            .unwrap_or_default()
-            .to_string();
+            .and_then(|p| self.procs.name_shared(p))
+            .unwrap_or_else(|| Arc::from(""));
         self.trace.record(TraceEntry {
             seq,
             pid,
@@ -208,14 +225,16 @@ impl SimFs {
     ) -> VfsResult<usize> {
         let file = self.open_file(pid, fd)?;
         let call = if at.is_some() { "pwrite" } else { "write" };
-        let ctx = format!(
-            "{call} of {} bytes to fd {} by {}",
-            data.len(),
-            fd.0,
-            self.who(pid)
-        );
+        let ctx = |s: &SimFs| {
+            format!(
+                "{call} of {} bytes to fd {} by {}",
+                data.len(),
+                fd.0,
+                s.who(pid)
+            )
+        };
         if !file.write {
-            return err(Errno::BadF, format!("{ctx}: not open for writing"));
+            return err(Errno::BadF, format!("{}: not open for writing", ctx(self)));
         }
         let size = self.inode(file.ino).map_or(0, |i| i.live.size());
         let off = match at {
@@ -227,8 +246,10 @@ impl SimFs {
         let seq = self.trace.count();
         if short && len > 0 {
             len = self.rng.below(len);
-            let d =
-                format!("{ctx}: short write of {len} bytes injected by fault plan at call {seq}");
+            let d = format!(
+                "{}: short write of {len} bytes injected by fault plan at call {seq}",
+                ctx(self)
+            );
             self.event(seq, Some(pid), EventKind::ShortWrite, d);
         }
         if len == 0 {
@@ -237,33 +258,39 @@ impl SimFs {
         let Some(end) = off.checked_add(len) else {
             return err(
                 Errno::FBig,
-                format!("{ctx}: offset {off} + length overflows"),
+                format!("{}: offset {off} + length overflows", ctx(self)),
             );
         };
         let max = self.cfg.max_file_size;
         if off >= max {
             return err(
                 Errno::FBig,
-                format!("{ctx}: offset {off} at or past the largest file size {max}"),
+                format!(
+                    "{}: offset {off} at or past the largest file size {max}",
+                    ctx(self)
+                ),
             );
         }
         len = len.min(max - off).min(end - off);
         let bs = self.cfg.block_size;
         let free = self.part.free_blocks(bs);
         let Some(i) = self.inode(file.ino) else {
-            return err(Errno::BadF, format!("{ctx}: inode gone"));
+            return err(Errno::BadF, format!("{}: inode gone", ctx(self)));
         };
         let fit = i.live.fit(off, len, free);
         if fit < len {
             let (cap, used) = (self.part.capacity, self.part.used());
             if fit == 0 || !self.cfg.short_write_on_enospc {
-                let d =
-                    format!("{ctx} at offset {off}: partition full ({used} of {cap} bytes used)");
+                let d = format!(
+                    "{} at offset {off}: partition full ({used} of {cap} bytes used)",
+                    ctx(self)
+                );
                 self.event(seq, Some(pid), EventKind::NoSpc, d.clone());
                 return err(Errno::NoSpc, d);
             }
             let d = format!(
-                "{ctx} at offset {off}: partition full, short write of {fit} bytes ({used} of {cap} used)"
+                "{} at offset {off}: partition full, short write of {fit} bytes ({used} of {cap} used)",
+                ctx(self)
             );
             self.event(seq, Some(pid), EventKind::NoSpc, d);
             len = fit;
@@ -445,7 +472,7 @@ impl SimFs {
 
     fn do_lock(&mut self, pid: Pid, fd: Fd, kind: LockKind, wait: bool) -> VfsResult<()> {
         let file = self.open_file(pid, fd)?;
-        let ctx = format!("lock {kind:?} on fd {} by {}", fd.0, self.who(pid));
+        let ctx = |s: &SimFs| format!("lock {kind:?} on fd {} by {}", fd.0, s.who(pid));
         let mode_ok = match kind {
             LockKind::Shared => file.read,
             LockKind::Exclusive => file.write,
@@ -453,16 +480,16 @@ impl SimFs {
         if !mode_ok {
             return err(
                 Errno::BadF,
-                format!("{ctx}: fd not open for the access this lock needs"),
+                format!("{}: fd not open for the access this lock needs", ctx(self)),
             );
         }
         let Some(i) = self.inode_mut(file.ino) else {
-            return err(Errno::BadF, format!("{ctx}: inode gone"));
+            return err(Errno::BadF, format!("{}: inode gone", ctx(self)));
         };
         match i.locks.request(pid, kind) {
             Ok(()) => Ok(()),
             Err((holder, held)) => {
-                let d = format!("{ctx}: {held:?} lock held by {}", self.who(holder));
+                let d = format!("{}: {held:?} lock held by {}", ctx(self), self.who(holder));
                 if wait {
                     let seq = self.trace.count();
                     self.event(seq, Some(pid), EventKind::LockWait, d.clone());
@@ -501,8 +528,8 @@ impl SimFs {
     }
 
     fn do_munmap(&mut self, pid: Pid, map: MapId) -> VfsResult<()> {
-        let who = self.who(pid);
         let Some(m) = self.procs.get_mut(pid)?.maps.remove(&map.0) else {
+            let who = self.who(pid);
             return err(
                 Errno::Inval,
                 format!("munmap of map {} by {who}: no such map", map.0),

@@ -30,6 +30,20 @@ pub struct RangeSet(BTreeMap<u64, u64>);
 
 impl RangeSet {
     pub fn insert(&mut self, mut a: u64, mut b: u64) {
+        // Fast path (appends): extend the range that holds or touches `a` in place, when no
+        // later range would need merging.
+        let next_free = self
+            .0
+            .range(a.saturating_add(1)..)
+            .next()
+            .is_none_or(|(&s, _)| s > b.saturating_add(1));
+        if next_free
+            && let Some((_, e)) = self.0.range_mut(..=a).next_back()
+            && e.saturating_add(1) >= a
+        {
+            *e = (*e).max(b);
+            return;
+        }
         let merge: Vec<u64> = self
             .0
             .range(..=b.saturating_add(1))
