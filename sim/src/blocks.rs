@@ -275,8 +275,11 @@ impl SparseFile {
         let mut needed = 0u64;
         let mut cursor = first;
         let stop_at = |cursor: u64, needed: u64| {
-            let end_block = cursor + (free_blocks - needed);
-            (end_block * self.bs).saturating_sub(off).min(len)
+            let end_block = cursor.saturating_add(free_blocks - needed);
+            end_block
+                .saturating_mul(self.bs)
+                .saturating_sub(off)
+                .min(len)
         };
         for (a, b) in self.blocks.allocated_in(first, last) {
             let gap = a - cursor;

@@ -206,3 +206,18 @@ fn offsets_past_the_largest_file_size_are_efbig() {
     let mut b = [0u8; 4];
     assert_eq!(fs.pread(p, fd, &mut b, u64::MAX).unwrap(), 0);
 }
+
+#[test]
+fn simfs_is_send_and_a_clone_is_an_independent_copy() {
+    fn assert_send<T: Send>() {}
+    assert_send::<SimFs>();
+    let mut fs = SimFs::default();
+    let p = fs.spawn("imapd");
+    let fd = fs.open(p, "f", OpenFlags::RDWR_CREATE).unwrap();
+    fs.write(p, fd, b"before").unwrap();
+    let mut fork = fs.clone();
+    fork.pwrite(p, fd, b"AFTER!", 0).unwrap();
+    assert_eq!(read_all(&mut fs, p, fd), b"before");
+    assert_eq!(read_all(&mut fork, p, fd), b"AFTER!");
+    assert_ne!(fs.trace_digest(), fork.trace_digest());
+}
