@@ -236,9 +236,11 @@ impl SimFs {
             return err(Errno::BadF, format!("{}: not open for writing", ctx(self)));
         }
         let size = self.inode(file.ino).map_or(0, |i| i.live.size());
+        // With O_APPEND, Linux appends even for pwrite (pwrite(2), BUGS); `RealFs` on Linux
+        // does the same, so the differential test agrees.
         let off = match at {
+            _ if file.append => size,
             Some(o) => o,
-            None if file.append => size,
             None => file.pos,
         };
         let mut len = data.len() as u64;

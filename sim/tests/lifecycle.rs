@@ -113,6 +113,9 @@ fn fds_check_their_access_mode_and_positions_follow_posix() {
         .unwrap();
     fs.write(p, a, b"END").unwrap();
     assert_eq!(fs.stat("f").unwrap().size, (1 << 20) + 4);
+    // As on Linux, pwrite on an O_APPEND fd appends too.
+    fs.pwrite(p, a, b"!", 0).unwrap();
+    assert_eq!(fs.stat("f").unwrap().size, (1 << 20) + 5);
     assert_eq!(fs.close(p, Fd(99)).unwrap_err().errno, Errno::BadF);
     fs.close(p, r).unwrap();
     assert_eq!(
