@@ -350,6 +350,7 @@ impl SimFs {
             .ok_or_else(|| VfsError::new(Errno::BadF, "inode gone"))
     }
 
+    /// A directory (implicit, inode-less here) stats as all zeros.
     pub(crate) fn do_stat(&mut self, path: &str) -> VfsResult<Stat> {
         check_path(path)?;
         match self
