@@ -5,35 +5,10 @@
 //! than are free behaves as on ext4: it writes the whole blocks that fit and returns a short
 //! count, and only a write that fits nothing fails with `ENOSPC`.
 
-use std::collections::BTreeMap;
-
 /// 1 TiB: the default capacity.
 pub const DEFAULT_CAPACITY: u64 = 1 << 40;
 /// 16 TiB: ext4's largest file with 4 KiB blocks, the default `max_file_size`.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 << 40;
-
-/// A multiset of sizes, so the largest is known in O(log n) as sizes change.
-#[derive(Debug, Clone, Default)]
-struct Multiset(BTreeMap<u64, u32>);
-
-impl Multiset {
-    fn add(&mut self, v: u64) {
-        *self.0.entry(v).or_insert(0) += 1;
-    }
-
-    fn remove(&mut self, v: u64) {
-        if let Some(n) = self.0.get_mut(&v) {
-            *n -= 1;
-            if *n == 0 {
-                self.0.remove(&v);
-            }
-        }
-    }
-
-    fn max(&self) -> u64 {
-        self.0.keys().next_back().copied().unwrap_or(0)
-    }
-}
 
 /// Apparent size and allocated bytes of one inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,13 +17,17 @@ pub struct Sizes {
     pub allocated: u64,
 }
 
-/// Capacity and usage, with the largest live file tracked as sizes change.
+/// Capacity and usage, with the largest live file's sizes.
+///
+/// The maxima are kept as running values; when the file holding one shrinks or goes, they
+/// are marked stale and the owner recounts them from its inodes ([`Partition::recount`]).
+/// Growth, the common case, costs two comparisons.
 #[derive(Debug, Clone)]
 pub struct Partition {
     pub capacity: u64,
     used: u64,
-    apparent: Multiset,
-    allocated: Multiset,
+    largest: Sizes,
+    stale: bool,
 }
 
 impl Partition {
@@ -56,8 +35,8 @@ impl Partition {
         Partition {
             capacity,
             used: 0,
-            apparent: Multiset::default(),
-            allocated: Multiset::default(),
+            largest: Sizes::default(),
+            stale: false,
         }
     }
 
@@ -70,36 +49,56 @@ impl Partition {
         self.capacity.saturating_sub(self.used) / block_size.max(1)
     }
 
+    fn grow_max(&mut self, s: Sizes) {
+        self.largest.apparent = self.largest.apparent.max(s.apparent);
+        self.largest.allocated = self.largest.allocated.max(s.allocated);
+    }
+
+    fn maybe_stale(&mut self, old: Sizes, new: Sizes) {
+        if (old.apparent >= self.largest.apparent && new.apparent < old.apparent)
+            || (old.allocated >= self.largest.allocated && new.allocated < old.allocated)
+        {
+            self.stale = true;
+        }
+    }
+
     /// A live inode appears with `s`.
     pub fn add(&mut self, s: Sizes) {
         self.used += s.allocated;
-        self.apparent.add(s.apparent);
-        self.allocated.add(s.allocated);
+        self.grow_max(s);
     }
 
     /// A live inode with `s` goes (its blocks are freed).
     pub fn remove(&mut self, s: Sizes) {
         self.used = self.used.saturating_sub(s.allocated);
-        self.apparent.remove(s.apparent);
-        self.allocated.remove(s.allocated);
+        self.maybe_stale(s, Sizes::default());
     }
 
     /// A live inode changed from `old` to `new`.
     pub fn change(&mut self, old: Sizes, new: Sizes) {
-        if old != new {
-            self.remove(old);
-            self.add(new);
+        self.used = (self.used + new.allocated).saturating_sub(old.allocated);
+        self.maybe_stale(old, new);
+        self.grow_max(new);
+    }
+
+    /// Whether the maxima need a [`Partition::recount`].
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Set the maxima from the sizes of every live inode.
+    pub fn recount(&mut self, live: impl Iterator<Item = Sizes>) {
+        self.largest = Sizes::default();
+        for s in live {
+            self.grow_max(s);
         }
+        self.stale = false;
     }
 
-    /// The largest apparent size of any live file.
-    pub fn largest_apparent(&self) -> u64 {
-        self.apparent.max()
-    }
-
-    /// The most bytes allocated to any one live file.
-    pub fn largest_allocated(&self) -> u64 {
-        self.allocated.max()
+    /// The largest apparent size and the most bytes allocated of any live file (recount
+    /// first if [`Partition::is_stale`]).
+    pub fn largest(&self) -> Sizes {
+        self.largest
     }
 
     /// Forget every inode (before recounting after power loss).
@@ -113,7 +112,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usage_and_largest_files_follow_changes() {
+    fn usage_follows_changes_and_maxima_go_stale_when_the_largest_file_shrinks() {
         let mut p = Partition::new(1 << 20);
         let a = Sizes {
             apparent: 100,
@@ -125,23 +124,39 @@ mod tests {
         };
         p.add(a);
         p.add(b);
-        assert_eq!(
-            (p.used(), p.largest_apparent(), p.largest_allocated()),
-            (12288, 1 << 38, 8192)
-        );
+        assert_eq!((p.used(), p.largest()), (12288, b));
+        assert!(!p.is_stale());
         p.change(
-            b,
+            a,
             Sizes {
-                apparent: 10,
-                allocated: 0,
+                apparent: 200,
+                allocated: 4096,
             },
         );
+        assert!(
+            !p.is_stale(),
+            "a smaller file changing leaves the maxima alone"
+        );
+        let b2 = Sizes {
+            apparent: 10,
+            allocated: 0,
+        };
+        p.change(b, b2);
+        assert!(p.is_stale());
+        p.recount(
+            [
+                Sizes {
+                    apparent: 200,
+                    allocated: 4096,
+                },
+                b2,
+            ]
+            .into_iter(),
+        );
         assert_eq!(
-            (p.used(), p.largest_apparent(), p.largest_allocated()),
-            (4096, 100, 4096)
+            (p.used(), p.largest().apparent, p.largest().allocated),
+            (4096, 200, 4096)
         );
         assert_eq!(p.free_blocks(4096), 255);
-        p.remove(a);
-        assert_eq!((p.used(), p.largest_apparent()), (0, 10));
     }
 }

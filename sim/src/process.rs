@@ -6,6 +6,7 @@
 //! slot, marked dead, so later calls by it get `ESRCH` rather than reaching another process.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::mapping::Map;
 use crate::vfs::{Errno, Fd, MapId, Pid, VfsError, VfsResult};
@@ -25,7 +26,7 @@ pub struct OpenFile {
 
 #[derive(Debug, Clone)]
 pub struct Process {
-    pub name: String,
+    pub name: Arc<str>,
     pub alive: bool,
     pub fds: BTreeMap<u32, OpenFile>,
     pub maps: BTreeMap<u32, Map>,
@@ -64,7 +65,7 @@ pub struct ProcessTable {
 impl ProcessTable {
     pub fn spawn(&mut self, name: &str) -> Pid {
         self.procs.push(Process {
-            name: name.to_string(),
+            name: Arc::from(name),
             alive: true,
             fds: BTreeMap::new(),
             maps: BTreeMap::new(),
@@ -75,7 +76,12 @@ impl ProcessTable {
 
     /// The process's name, even after it died; `None` for a pid never spawned.
     pub fn name(&self, pid: Pid) -> Option<&str> {
-        self.slot(pid).map(|p| p.name.as_str())
+        self.slot(pid).map(|p| &*p.name)
+    }
+
+    /// The same name, shared (for trace entries).
+    pub fn name_shared(&self, pid: Pid) -> Option<Arc<str>> {
+        self.slot(pid).map(|p| p.name.clone())
     }
 
     fn slot(&self, pid: Pid) -> Option<&Process> {

@@ -54,7 +54,7 @@ pub struct SimConfig {
     /// Faults to inject. Default: none.
     pub faults: FaultPlan,
     /// Trace entries kept in memory (the newest); the digest always covers every call.
-    /// Default 100 000.
+    /// Default 10 000 (about 2 MiB).
     pub trace_keep: usize,
 }
 
@@ -118,7 +118,8 @@ pub struct SimFs {
     pub(crate) trace: Trace,
     pub(crate) events: EventLog,
     pub(crate) series: Series,
-    pub(crate) call_counts: BTreeMap<&'static str, u64>,
+    /// Calls made so far per call name (for `Trigger::Nth`); a handful of names.
+    pub(crate) call_counts: Vec<(&'static str, u64)>,
 }
 
 impl fmt::Debug for SimFs {
@@ -156,7 +157,7 @@ impl SimFs {
             interner: Interner::default(),
             events: EventLog::default(),
             series: Series::default(),
-            call_counts: BTreeMap::new(),
+            call_counts: Vec::new(),
         }
     }
 
@@ -255,7 +256,7 @@ impl SimFs {
     pub fn stored_bytes(&self) -> u64 {
         let mut n = self.interner.stored_bytes();
         for i in self.inodes.iter().flatten() {
-            n += 256 + i.live.entries() as u64 * 32 + i.dur.stored_estimate();
+            n += 256 + i.live.map_bytes() + i.dur.stored_estimate();
         }
         n += self
             .procs
@@ -431,10 +432,15 @@ impl SimFs {
     }
 
     pub(crate) fn sample(&mut self, seq: u64) {
+        if self.part.is_stale() {
+            let live = self.inodes.iter().flatten().filter(|i| i.alive);
+            self.part.recount(live.map(|i| i.sizes()));
+        }
+        let largest = self.part.largest();
         self.series.record(Sample {
             seq,
-            largest_apparent: self.part.largest_apparent(),
-            largest_allocated: self.part.largest_allocated(),
+            largest_apparent: largest.apparent,
+            largest_allocated: largest.allocated,
             partition_used: self.part.used(),
         });
     }

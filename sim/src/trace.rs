@@ -9,12 +9,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::hash::Fnv64;
 use crate::vfs::{Errno, Fd, LockKind, MapId, OpenFlags, Pid, Stat, Whence};
 
-/// Default number of trace entries kept in memory.
-pub const DEFAULT_TRACE_KEEP: usize = 100_000;
+/// Default number of trace entries kept in memory: about 2 MiB (an entry with its path
+/// and arguments is roughly 200 bytes), so long runs stay within their memory budget.
+pub const DEFAULT_TRACE_KEEP: usize = 10_000;
 /// Events kept in memory; later ones are counted, not kept.
 pub const EVENT_KEEP: usize = 100_000;
 
@@ -68,7 +70,7 @@ pub struct TraceEntry {
     pub seq: u64,
     pub pid: Option<Pid>,
     /// The process's name (empty for calls without a process).
-    pub process: String,
+    pub process: Arc<str>,
     pub call: &'static str,
     pub args: Vec<Arg>,
     pub outcome: Outcome,
@@ -399,7 +401,7 @@ mod tests {
         TraceEntry {
             seq,
             pid: Some(Pid(1)),
-            process: "imapd".into(),
+            process: Arc::from("imapd"),
             call: "write",
             args: vec![Arg::Fd(Fd(3)), Arg::Data { len: 4, hash: 9 }],
             outcome,
