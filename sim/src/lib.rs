@@ -5,6 +5,8 @@
 //! what survives power loss, sparse files, a partition that fills, fcntl locks and faults;
 //! `RealFs` runs the same calls on the real kernel inside one directory.
 
+pub mod realfs;
 pub mod vfs;
 
+pub use realfs::{RealConfig, RealFs};
 pub use vfs::{Errno, Fd, LockKind, MapId, OpenFlags, Pid, Stat, Vfs, VfsError, VfsResult, Whence};
