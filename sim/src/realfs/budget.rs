@@ -20,7 +20,8 @@ pub(crate) type InodeKey = (u64, u64);
 pub(crate) struct Budget {
     limit: u64,
     sizes: HashMap<InodeKey, u64>,
-    total: u64,
+    /// u128: files found at start-up are not bounded by the budget, and must not overflow it.
+    total: u128,
 }
 
 impl Budget {
@@ -49,13 +50,13 @@ impl Budget {
     /// Record an inode's current apparent size.
     pub(crate) fn set(&mut self, key: InodeKey, size: u64) {
         let old = self.sizes.insert(key, size).unwrap_or(0);
-        self.total = self.total - old + size;
+        self.total = self.total - u128::from(old) + u128::from(size);
     }
 
     /// The inode is gone (no name, no handle): stop charging for it.
     pub(crate) fn forget(&mut self, key: InodeKey) {
         if let Some(old) = self.sizes.remove(&key) {
-            self.total -= old;
+            self.total -= u128::from(old);
         }
     }
 
@@ -71,22 +72,24 @@ impl Budget {
         if new_size <= current {
             return Ok(());
         }
-        let after = (self.total - current).checked_add(new_size);
-        match after {
-            Some(t) if t <= self.limit => Ok(()),
-            _ => Err(VfsError::new(
+        let after = self.total - u128::from(current) + u128::from(new_size);
+        if after <= u128::from(self.limit) {
+            Ok(())
+        } else {
+            Err(VfsError::new(
                 Errno::NoSpc,
                 format!(
                     "RealFs budget: growing a file to {new_size} bytes would take the apparent \
                      total past {} bytes (now {})",
                     self.limit, self.total
                 ),
-            )),
+            ))
         }
     }
 
+    /// The apparent bytes charged now (saturating at `u64::MAX`).
     pub(crate) fn total(&self) -> u64 {
-        self.total
+        u64::try_from(self.total).unwrap_or(u64::MAX)
     }
 }
 
