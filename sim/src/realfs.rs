@@ -69,6 +69,8 @@ struct Map {
 #[derive(Debug)]
 struct Proc {
     name: String,
+    /// Map ids count from 1 in each process, as in SimFs.
+    next_map: u32,
     fds: BTreeMap<Fd, OpenFile>,
     maps: BTreeMap<MapId, Map>,
 }
@@ -80,7 +82,6 @@ pub struct RealFs {
     cfg: RealConfig,
     page_size: u64,
     next_pid: u32,
-    next_map: u32,
     procs: BTreeMap<Pid, Proc>,
     budget: Budget,
     locks: Locks,
@@ -113,7 +114,6 @@ impl RealFs {
             cfg,
             page_size: sys::page_size(),
             next_pid: 1,
-            next_map: 1,
             procs: BTreeMap::new(),
             budget,
             locks: Locks::default(),

@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use sim::{Errno, Fd, LockKind, MapId, OpenFlags, Pid, RealConfig, RealFs, Stat, Vfs, Whence};
+use sim::{
+    Coherence, Errno, Fd, LockKind, MapId, OpenFlags, Pid, RealConfig, RealFs, SimConfig, SimFs,
+    Stat, Vfs, Whence,
+};
 
 const NAMES: [&str; 3] = ["a", "b", "dir/c"];
 const FLAGS: [OpenFlags; 8] = [
@@ -313,14 +316,20 @@ impl<'a> Side<'a> {
                 r
             }
             Op::List => {
-                let mut all = Vec::new();
-                for dir in ["", "dir"] {
-                    match fs.list(dir) {
-                        Ok(names) => all.extend(names),
-                        Err(e) => all.push(format!("{dir}: {}", e.errno.name())),
-                    }
+                let mut root = fs.list("").map_err(|e| e.errno);
+                let dir = fs.list("dir").map_err(|e| e.errno);
+                if EMPTY_DIRS_AS_ABSENT
+                    && dir.as_ref().is_ok_and(|d| d.is_empty())
+                    && let Ok(names) = &mut root
+                {
+                    names.retain(|n| n != "dir/");
+                    return Outcome::Names(vec![format!("{root:?}"), "dir: absent".into()]);
                 }
-                Outcome::Names(all)
+                let dir = match dir {
+                    Err(Errno::NoEnt) if EMPTY_DIRS_AS_ABSENT => "dir: absent".to_string(),
+                    d => format!("dir: {d:?}"),
+                };
+                Outcome::Names(vec![format!("{root:?}"), dir])
             }
         }
     }
@@ -351,8 +360,22 @@ type AllocRule = fn(a: u64, b: u64) -> bool;
 /// live fds most of the time.
 #[derive(Default)]
 struct Tracker {
-    open: [std::collections::BTreeSet<u32>; 2],
+    /// Open fds of each process slot, with the flags they were opened with.
+    open: [std::collections::BTreeMap<u32, OpenFlags>; 2],
 }
+
+/// Known disagreements, left out of the random traces until SimFs settles them, each with a
+/// test below that shows it (ignored while it fails):
+///
+/// - `pwrite` on an `O_APPEND` fd: Linux appends at EOF whatever the offset (pwrite(2),
+///   BUGS); SimFs writes at the offset, as POSIX says.
+const SKIP_PWRITE_ON_APPEND_FD: bool = true;
+
+/// Known disagreement: a directory emptied by unlink or rename. Linux keeps it (`list` shows
+/// `dir/`, listing it gives `[]`); SimFs's implicit directories vanish with their last file
+/// (`list` omits it, listing it gives ENOENT). While true, `List` reports an empty `dir` as
+/// absent on both sides.
+const EMPTY_DIRS_AS_ABSENT: bool = true;
 
 impl Tracker {
     /// The op with its fd selector replaced by a concrete fd number: a selector below 224
@@ -360,7 +383,7 @@ impl Tracker {
     /// or not.
     fn resolve(&self, op: &Op) -> Op {
         let pick = |p: usize, sel: u32| -> u32 {
-            let live: Vec<u32> = self.open[p].iter().copied().collect();
+            let live: Vec<u32> = self.open[p].keys().copied().collect();
             if sel < 224 && !live.is_empty() {
                 live[sel as usize % live.len()]
             } else {
@@ -386,10 +409,19 @@ impl Tracker {
         op
     }
 
+    fn is_known_disagreement(&self, op: &Op) -> bool {
+        match op {
+            Op::Pwrite { p, fd, .. } => {
+                SKIP_PWRITE_ON_APPEND_FD && self.open[*p].get(fd).is_some_and(|f| f.append)
+            }
+            _ => false,
+        }
+    }
+
     fn record(&mut self, op: &Op, outcome: &Outcome) {
         match (op, outcome) {
-            (Op::Open { p, .. }, Outcome::Fd(fd)) => {
-                self.open[*p].insert(fd.0);
+            (Op::Open { p, flags, .. }, Outcome::Fd(fd)) => {
+                self.open[*p].insert(fd.0, FLAGS[*flags]);
             }
             (Op::Close { p, fd }, Outcome::Unit) => {
                 self.open[*p].remove(fd);
@@ -408,6 +440,9 @@ fn run_both(ops: &[Op], a: &mut dyn Vfs, b: &mut dyn Vfs, alloc_ok: AllocRule) {
     let mut done = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let op = &tracker.resolve(op);
+        if tracker.is_known_disagreement(op) {
+            continue;
+        }
         done.push(op.clone());
         let ra = a.apply(op);
         let rb = b.apply(op);
@@ -526,8 +561,38 @@ enum RealKind {
     Tmpfs,
 }
 
+/// SimFs as the differential test runs it: Linux coherence (`Shared`), Linux's page and
+/// block sizes, a partition far larger than any trace can fill, no faults.
+fn sim() -> SimFs {
+    let cfg = SimConfig {
+        coherence: Coherence::Shared,
+        page_size: BLOCK,
+        block_size: BLOCK,
+        capacity: 1 << 40,
+        ..SimConfig::default()
+    };
+    SimFs::new(cfg)
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    /// SimFs against the kernel on the temp dir's filesystem (ext4 here).
+    #[test]
+    fn simfs_agrees_with_realfs_on_disk(ops in proptest::collection::vec(op(), 0..60)) {
+        let (_root, mut real) = real_on(&std::env::temp_dir(), "sim-disk");
+        let mut model = sim();
+        run_both(&ops, &mut model, &mut real, |m, r| allocated_agrees(m, r, RealKind::Disk));
+    }
+
+    /// SimFs against the kernel on tmpfs, where allocation must match exactly.
+    #[test]
+    fn simfs_agrees_with_realfs_on_tmpfs(ops in proptest::collection::vec(op(), 0..60)) {
+        let Some(shm) = tmpfs() else { return Ok(()); };
+        let (_root, mut real) = real_on(&shm, "sim-tmpfs");
+        let mut model = sim();
+        run_both(&ops, &mut model, &mut real, |m, r| allocated_agrees(m, r, RealKind::Tmpfs));
+    }
 
     /// RealFs on the temp dir's filesystem (ext4 here) and on tmpfs: a check of RealFs itself
     /// and of what a filesystem may change (allocation only).
@@ -554,4 +619,52 @@ fn allocation_rule_accepts_what_ext4_and_tmpfs_were_seen_to_do_and_nothing_else(
     assert!(!allocated_agrees(4096, 12288, RealKind::Disk));
     assert!(!allocated_agrees(0, 4096, RealKind::Disk));
     assert!(!allocated_agrees(100, 4096, RealKind::Disk));
+}
+
+/// Known disagreement (see [`SKIP_PWRITE_ON_APPEND_FD`]): on Linux, `pwrite` through an
+/// `O_APPEND` fd appends at EOF and ignores the offset.
+#[test]
+#[ignore = "SimFs writes at the offset; Linux appends (pwrite(2), BUGS)"]
+fn pwrite_on_an_append_fd_appends_on_linux() {
+    let ops = [
+        Op::Open {
+            p: 1,
+            name: 0,
+            flags: 6,
+        },
+        Op::Pwrite {
+            p: 1,
+            fd: 3,
+            len: 1,
+            fill: 0,
+            off: 1,
+        },
+        Op::Fstat { p: 1, fd: 3 },
+    ];
+    let Some(shm) = tmpfs() else { return };
+    let (_root, mut real) = real_on(&shm, "known-append");
+    let mut model = sim();
+    let mut a = Side::new(&mut model);
+    let mut b = Side::new(&mut real);
+    for op in &ops {
+        assert_eq!(a.apply(op), b.apply(op), "{op:?}");
+    }
+}
+
+/// Known disagreement (see [`EMPTY_DIRS_AS_ABSENT`]): Linux keeps a directory when its last
+/// file goes.
+#[test]
+#[ignore = "SimFs drops an implicit directory with its last file; Linux keeps it"]
+fn an_emptied_directory_stays_on_linux() {
+    let Some(shm) = tmpfs() else { return };
+    let (_root, mut real) = real_on(&shm, "known-dir");
+    let mut model = sim();
+    for fs in [&mut model as &mut dyn Vfs, &mut real] {
+        let p = fs.spawn("p");
+        let fd = fs.open(p, "dir/c", OpenFlags::RDWR_CREATE).unwrap();
+        fs.close(p, fd).unwrap();
+        fs.unlink(p, "dir/c").unwrap();
+    }
+    assert_eq!(model.list(""), real.list(""));
+    assert_eq!(model.list("dir"), real.list("dir"));
 }

@@ -30,6 +30,7 @@ impl Vfs for RealFs {
             pid,
             Proc {
                 name: name.to_string(),
+                next_map: 1,
                 fds: Default::default(),
                 maps: Default::default(),
             },
@@ -303,9 +304,10 @@ impl Vfs for RealFs {
         // is what this map is for), and `map_read` never touches a page past EOF, so no
         // SIGBUS can reach this process.
         let mmap = unsafe { MmapOptions::new().len(ulen).map(&file) }.map_err(|e| err(e, ctx()))?;
-        let id = MapId(self.next_map);
-        self.next_map = self.next_map.wrapping_add(1);
-        self.proc_mut(pid)?.maps.insert(
+        let proc = self.proc_mut(pid)?;
+        let id = MapId(proc.next_map);
+        proc.next_map = proc.next_map.wrapping_add(1);
+        proc.maps.insert(
             id,
             Map {
                 mmap,
