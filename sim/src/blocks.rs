@@ -7,10 +7,11 @@
 //! identical blocks holds one buffer and a million map entries, and a 3.4e11-byte file with
 //! a few KiB written holds a few KiB.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Weak};
 
+use crate::extents::BlockMap;
 use crate::hash::{IdHasher, content_hash};
 
 /// One block's bytes, shared between every file, durable image and private map copy that
@@ -99,7 +100,7 @@ pub struct SparseFile {
     bs: u64,
     size: u64,
     /// Block index -> contents; `None` is an allocated block of zeros.
-    blocks: BTreeMap<u64, Option<Buf>>,
+    blocks: BlockMap,
     /// The one block being filled by small writes, kept private and mutable so that a run of
     /// 88-byte appends does not re-hash a block per write. Its entry in `blocks` exists but
     /// is stale while it is here.
@@ -111,7 +112,7 @@ impl SparseFile {
         SparseFile {
             bs: block_size.max(1),
             size: 0,
-            blocks: BTreeMap::new(),
+            blocks: BlockMap::default(),
             dirty: None,
         }
     }
@@ -123,12 +124,12 @@ impl SparseFile {
 
     /// Allocated bytes: whole blocks.
     pub fn allocated(&self) -> u64 {
-        self.blocks.len() as u64 * self.bs
+        self.blocks.len() * self.bs
     }
 
-    /// Number of block-map entries (for memory accounting).
-    pub fn entries(&self) -> usize {
-        self.blocks.len()
+    /// Bytes the block map itself takes (references and run overhead), estimated.
+    pub fn map_bytes(&self) -> u64 {
+        self.blocks.len() * 8 + self.blocks.runs() as u64 * 64
     }
 
     pub fn block_size(&self) -> u64 {
@@ -174,7 +175,7 @@ impl SparseFile {
         {
             return Some(buf);
         }
-        match self.blocks.get(&idx) {
+        match self.blocks.get(idx) {
             Some(Some(buf)) => Some(buf),
             _ => None,
         }
@@ -216,7 +217,9 @@ impl SparseFile {
             if let Some(src) = self.block(idx) {
                 buf.copy_from_slice(src);
             }
-            self.blocks.entry(idx).or_insert(None);
+            if !self.blocks.contains(idx) {
+                self.blocks.insert(idx, None);
+            }
             self.dirty = Some((idx, buf));
         }
         if let Some((_, buf)) = &mut self.dirty {
@@ -244,7 +247,7 @@ impl SparseFile {
             return;
         }
         let first_free = len.div_ceil(self.bs);
-        self.blocks.split_off(&first_free);
+        self.blocks.truncate_from(first_free);
         if matches!(&self.dirty, Some((d, _)) if *d >= first_free) {
             self.dirty = None;
         }
@@ -275,13 +278,13 @@ impl SparseFile {
             let end_block = cursor + (free_blocks - needed);
             (end_block * self.bs).saturating_sub(off).min(len)
         };
-        for &idx in self.blocks.range(first..=last).map(|(k, _)| k) {
-            let gap = idx - cursor;
+        for (a, b) in self.blocks.allocated_in(first, last) {
+            let gap = a - cursor;
             if needed + gap > free_blocks {
                 return stop_at(cursor, needed);
             }
             needed += gap;
-            cursor = idx + 1;
+            cursor = b + 1;
         }
         let gap = last + 1 - cursor;
         if needed + gap > free_blocks {
@@ -297,7 +300,7 @@ impl SparseFile {
         }
         let first = off / self.bs;
         let last = (off + len - 1) / self.bs;
-        (last - first + 1) - self.blocks.range(first..=last).count() as u64
+        (last - first + 1) - self.blocks.count_in(first, last)
     }
 
     /// The (sealed) entries of blocks `first..=last`, for a durable log or a copy.
@@ -309,7 +312,7 @@ impl SparseFile {
     ) -> Vec<Option<Buf>> {
         self.seal(interner);
         (first..=last)
-            .map(|i| self.blocks.get(&i).cloned().flatten())
+            .map(|i| self.blocks.get(i).cloned().flatten())
             .collect()
     }
 
@@ -319,15 +322,15 @@ impl SparseFile {
         if matches!(&self.dirty, Some((d, _)) if *d == idx) {
             self.dirty = None;
         }
-        match src.blocks.get(&idx) {
+        match src.blocks.get(idx) {
             Some(v) => self.blocks.insert(idx, v.clone()),
-            None => self.blocks.remove(&idx),
-        };
+            None => self.blocks.remove(idx),
+        }
     }
 
     /// Drop every block from `first` on, and the private block if it lies there.
     pub fn drop_blocks_from(&mut self, first: u64) {
-        self.blocks.split_off(&first);
+        self.blocks.truncate_from(first);
         if matches!(&self.dirty, Some((d, _)) if *d >= first) {
             self.dirty = None;
         }

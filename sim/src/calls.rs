@@ -144,7 +144,6 @@ impl SimFs {
 
     fn truncate_ino(&mut self, ino: u64, len: u64) {
         let bs = self.cfg.block_size;
-        let sector = self.cfg.sector_size;
         let Some(slot) = self.inodes.get_mut(ino as usize - 1) else {
             return;
         };
@@ -154,8 +153,7 @@ impl SimFs {
         }
         let old = i.sizes();
         i.live.truncate(&mut self.interner, len);
-        i.dur
-            .note_truncate(len, bs, &mut self.interner, (&mut self.rng, sector));
+        i.dur.note_truncate(len, bs, &mut self.interner);
         let new = i.sizes();
         if i.alive {
             self.part.change(old, new);
@@ -271,17 +269,10 @@ impl SimFs {
             len = fit;
         }
         let data = &data[..len as usize];
-        let sector = self.cfg.sector_size;
         if let Some(Some(i)) = self.inodes.get_mut(file.ino as usize - 1) {
             let old = i.sizes();
             i.live.write(&mut self.interner, off, data);
-            i.dur.note_write(
-                &mut i.live,
-                &mut self.interner,
-                off,
-                data,
-                (&mut self.rng, sector),
-            );
+            i.dur.note_write(&mut i.live, &mut self.interner, off, data);
             self.part.change(old, i.sizes());
         }
         if at.is_none() {

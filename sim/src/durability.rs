@@ -9,8 +9,10 @@
 //!   or, for a write, **torn**: kept for a prefix ending on a sector boundary (disks write
 //!   whole sectors atomically, nothing smaller). A truncation is lost or kept;
 //! - the log is bounded ([`PENDING_CAP`]); when it overflows, the oldest operation is
-//!   decided there and then (as a kernel's background writeback would): kept operations
-//!   reach the durable image, lost ones are forgotten;
+//!   written back whole to the durable image, as a kernel's background writeback of old
+//!   dirty pages would (so at most the last 64 operations of a file are ever at risk; and
+//!   a long run of small unsynced appends leaves an image that shares blocks with the page
+//!   cache instead of a unique mix of lost and kept fragments);
 //! - synced data is never lost; directory entries have their own durability (see
 //!   `namespace`).
 
@@ -120,7 +122,6 @@ impl Durability {
         interner: &mut Interner,
         off: u64,
         data: &[u8],
-        crash: (&mut SimRng, u64),
     ) {
         if data.is_empty() {
             return;
@@ -137,30 +138,24 @@ impl Durability {
                 blocks: live.entries_in(interner, first, last),
             }
         };
-        self.push(Pending::Write { off, len, payload }, interner, crash);
+        self.push(Pending::Write { off, len, payload }, interner);
     }
 
     /// Log an `ftruncate` (or `O_TRUNC`) to `len`.
-    pub fn note_truncate(
-        &mut self,
-        len: u64,
-        bs: u64,
-        interner: &mut Interner,
-        crash: (&mut SimRng, u64),
-    ) {
+    pub fn note_truncate(&mut self, len: u64, bs: u64, interner: &mut Interner) {
         self.trunc_low = Some(self.trunc_low.map_or(len, |t| t.min(len)));
         if !len.is_multiple_of(bs) {
             self.dirty.insert(len / bs, len / bs);
         }
-        self.push(Pending::Truncate { len }, interner, crash);
+        self.push(Pending::Truncate { len }, interner);
     }
 
-    fn push(&mut self, op: Pending, interner: &mut Interner, (rng, sector): (&mut SimRng, u64)) {
+    fn push(&mut self, op: Pending, interner: &mut Interner) {
         self.pending.push_back(op);
         if self.pending.len() > PENDING_CAP
             && let Some(oldest) = self.pending.pop_front()
         {
-            settle(&mut self.image, interner, &oldest, rng, sector);
+            writeback(&mut self.image, interner, &oldest);
         }
     }
 
@@ -194,7 +189,7 @@ impl Durability {
 
     /// Memory held beyond the shared buffers: block-map entries and logged bytes.
     pub fn stored_estimate(&self) -> u64 {
-        let mut n = self.image.entries() as u64 * 32;
+        let mut n = self.image.map_bytes();
         for op in &self.pending {
             n += 48;
             if let Pending::Write { payload, .. } = op {
@@ -229,6 +224,14 @@ pub fn decide(rng: &mut SimRng, off: u64, len: u64, sector: u64) -> Fate {
             }
         }
         _ => Fate::Prefix(first_boundary + rng.below(inner) * sector - off),
+    }
+}
+
+/// Background writeback of one operation: whole.
+fn writeback(image: &mut SparseFile, interner: &mut Interner, op: &Pending) {
+    match op {
+        Pending::Truncate { len } => image.truncate(interner, *len),
+        Pending::Write { off, len, payload } => apply(image, interner, *off, *len, payload),
     }
 }
 
@@ -323,13 +326,12 @@ mod tests {
     #[test]
     fn fsync_makes_the_image_equal_the_page_cache() {
         let mut i = Interner::default();
-        let mut rng = SimRng::new(1);
         let mut live = SparseFile::new(4096);
         let mut d = Durability::new(4096);
         live.write(&mut i, 0, &[1u8; 10000]);
-        d.note_write(&mut live, &mut i, 0, &[1u8; 10000], (&mut rng, 512));
+        d.note_write(&mut live, &mut i, 0, &[1u8; 10000]);
         live.truncate(&mut i, 3000);
-        d.note_truncate(3000, 4096, &mut i, (&mut rng, 512));
+        d.note_truncate(3000, 4096, &mut i);
         d.fsync(&mut live, &mut i);
         assert_eq!(d.image().to_vec(), live.to_vec());
         assert_eq!(d.image().allocated(), 4096);
@@ -339,12 +341,11 @@ mod tests {
     #[test]
     fn the_pending_log_stays_bounded() {
         let mut i = Interner::default();
-        let mut rng = SimRng::new(1);
         let mut live = SparseFile::new(4096);
         let mut d = Durability::new(4096);
         for n in 0..1000u64 {
             live.write(&mut i, n * 10, b"0123456789");
-            d.note_write(&mut live, &mut i, n * 10, b"0123456789", (&mut rng, 512));
+            d.note_write(&mut live, &mut i, n * 10, b"0123456789");
         }
         assert_eq!(d.pending_len(), PENDING_CAP);
     }

@@ -8,6 +8,7 @@
 pub mod blocks;
 mod calls;
 pub mod durability;
+pub mod extents;
 pub mod faults;
 pub mod hash;
 pub mod locks;

@@ -182,7 +182,7 @@ impl Map {
     pub fn stored_estimate(&self) -> u64 {
         let mut n = 64;
         if let View::Private(copy) = &self.view {
-            n += copy.entries() as u64 * 32;
+            n += copy.map_bytes();
         }
         if let Some(s) = &self.stale {
             n += s.values().map(|p| p.len() as u64 + 32).sum::<u64>();

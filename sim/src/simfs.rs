@@ -255,7 +255,7 @@ impl SimFs {
     pub fn stored_bytes(&self) -> u64 {
         let mut n = self.interner.stored_bytes();
         for i in self.inodes.iter().flatten() {
-            n += 256 + i.live.entries() as u64 * 32 + i.dur.stored_estimate();
+            n += 256 + i.live.map_bytes() + i.dur.stored_estimate();
         }
         n += self
             .procs
