@@ -34,6 +34,7 @@ pub mod mapping;
 pub mod namespace;
 pub mod partition;
 pub mod process;
+pub mod realfs;
 pub mod series;
 pub mod simfs;
 pub mod trace;
@@ -42,6 +43,7 @@ mod vfs_impl;
 
 pub use faults::{FaultAction, FaultPlan, FaultRule, RandomFaults, Trigger};
 pub use mapping::Coherence;
+pub use realfs::{RealConfig, RealFs};
 pub use series::{Peaks, Sample};
 pub use simfs::{SimConfig, SimFs};
 pub use trace::{Arg, EventKind, Outcome, SimEvent, TraceEntry, TraceSink};
