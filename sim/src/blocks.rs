@@ -132,6 +132,24 @@ impl SparseFile {
         self.blocks.len() * 8 + self.blocks.runs() as u64 * 64
     }
 
+    /// SEEK_DATA: the first offset at or after `off` inside an allocated block (allocated
+    /// zeros count as data), or None if only a hole remains before EOF.
+    pub fn next_data(&self, off: u64) -> Option<u64> {
+        if off >= self.size {
+            return None;
+        }
+        let idx = off / self.bs;
+        let mut next = self.blocks.next_allocated(idx);
+        if let Some((d, _)) = &self.dirty
+            && *d >= idx
+            && next.is_none_or(|n| *d < n)
+        {
+            next = Some(*d);
+        }
+        let at = next?.checked_mul(self.bs)?.max(off);
+        (at < self.size).then_some(at)
+    }
+
     pub fn block_size(&self) -> u64 {
         self.bs
     }

@@ -150,6 +150,14 @@ impl BlockMap {
         out
     }
 
+    /// The first allocated block at or after `idx`.
+    pub fn next_allocated(&self, idx: u64) -> Option<u64> {
+        if self.contains(idx) {
+            return Some(idx);
+        }
+        self.runs.range(idx..).next().map(|(&s, _)| s)
+    }
+
     /// Allocated blocks in `first..=last`.
     pub fn count_in(&self, first: u64, last: u64) -> u64 {
         self.allocated_in(first, last)

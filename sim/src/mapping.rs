@@ -140,6 +140,22 @@ impl Map {
         Ok(())
     }
 
+    /// The first offset at or after `offset` where this map may show a non-zero byte; the
+    /// map's length if none. Conservative: stale pages and allocated blocks count as data.
+    pub fn next_data(&self, live: &SparseFile, offset: u64) -> u64 {
+        if self.stale.is_some() || offset >= self.len {
+            return offset.min(self.len);
+        }
+        let next = match &self.view {
+            View::Shared => live.next_data(offset),
+            View::StupidShared { size_at_map } => {
+                live.next_data(offset).filter(|n| n < size_at_map)
+            }
+            View::Private(copy) => copy.next_data(offset),
+        };
+        next.unwrap_or(self.len).min(self.len)
+    }
+
     fn view_fill(&self, live: &SparseFile, offset: u64, buf: &mut [u8]) {
         match &self.view {
             View::Shared => live.fill(offset, buf),

@@ -253,6 +253,23 @@ impl Vfs for SimFs {
         }
     }
 
+    fn map_next_data(&mut self, pid: Pid, map: MapId, offset: u64) -> VfsResult<u64> {
+        let p = self.procs.get(pid)?;
+        let Some(m) = p.maps.get(&map.0) else {
+            return err(
+                Errno::Inval,
+                format!(
+                    "map_next_data of map {} by pid {}: no such map",
+                    map.0, pid.0
+                ),
+            );
+        };
+        match self.inodes.get(m.ino as usize - 1) {
+            Some(Some(i)) => Ok(m.next_data(&i.live, offset)),
+            _ => Ok(offset),
+        }
+    }
+
     fn munmap(&mut self, pid: Pid, map: MapId) -> VfsResult<()> {
         self.traced(
             Some(pid),

@@ -163,3 +163,42 @@ fn a_map_keeps_an_unlinked_file_readable() {
         Errno::Inval
     );
 }
+
+#[test]
+fn map_next_data_skips_holes_and_never_skips_data() {
+    for coherence in [
+        Coherence::Shared,
+        Coherence::StupidShared,
+        Coherence::NoMmap,
+    ] {
+        let mut fs = SimFs::new(SimConfig {
+            coherence,
+            ..SimConfig::default()
+        });
+        let pid = fs.spawn("t");
+        let fd = fs.open(pid, "f", OpenFlags::RDWR_CREATE).unwrap();
+        fs.pwrite(pid, fd, b"head", 0).unwrap();
+        let far = 1u64 << 40;
+        fs.pwrite(pid, fd, b"tail", far).unwrap();
+        let len = far + 4;
+        let m = fs.mmap(pid, fd, len).unwrap();
+        // Data at 0: no skipping there.
+        assert_eq!(fs.map_next_data(pid, m, 0).unwrap(), 0, "{coherence:?}");
+        // From just past the first block, the next data is the block holding "tail".
+        let next = fs.map_next_data(pid, m, 4096).unwrap();
+        assert_eq!(next, far / 4096 * 4096, "{coherence:?}");
+        let mut buf = [0u8; 4];
+        fs.map_read(pid, m, far, &mut buf).unwrap();
+        assert_eq!(&buf, b"tail");
+        // Inside the data block: right there.
+        assert_eq!(fs.map_next_data(pid, m, len - 1).unwrap(), len - 1);
+        // A trailing hole (the file extended by ftruncate): nothing more, the map's length.
+        fs.ftruncate(pid, fd, len + (1 << 20)).unwrap();
+        let m2 = fs.mmap(pid, fd, len + (1 << 20)).unwrap();
+        assert_eq!(
+            fs.map_next_data(pid, m2, len + 4096).unwrap(),
+            len + (1 << 20),
+            "{coherence:?}"
+        );
+    }
+}
