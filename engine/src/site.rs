@@ -4,7 +4,7 @@
 //! `mailbox_expunge` reads these switches where the C source differs between tags.
 
 /// A Cyrus release whose expunge path the engine models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Version {
     /// cyrus-imapd-2.3.7: minor version 9, no cache bounds check, cyr_expire passes both flags.
     V2_3_7,
@@ -67,7 +67,7 @@ impl Version {
 }
 
 /// The data model of the machine Cyrus was compiled for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Arch {
     /// `long` and `size_t` are 64 bits: offsets do not wrap, huge mallocs may succeed.
     Lp64,
@@ -104,7 +104,7 @@ impl Arch {
 }
 
 /// `expunge_mode` in imapd.conf.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ExpungeMode {
     Immediate,
     Delayed,
@@ -112,7 +112,7 @@ pub enum ExpungeMode {
 
 /// Which date the expire annotation compares: stock Cyrus uses the sent date
 /// (cyr_expire.c expire_cb); the 2008 site had a local change to INTERNALDATE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ExpireRule {
     SentDate,
     InternalDate,
@@ -121,7 +121,7 @@ pub enum ExpireRule {
 /// Which `lib/map_*.c` the site was built with. Cyrus's configure picks it by probing the
 /// filesystem (configure.in 2.3.13:563-628), so a site on a coherent (Linux) filesystem
 /// gets `Shared`, on HP-UX `StupidShared`, elsewhere `NoMmap`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MapVariant {
     /// map_shared.c: remaps only to grow; `!onceonly` maps get up to 16 KiB of slop.
     Shared,

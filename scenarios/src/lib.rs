@@ -1,3 +1,63 @@
 //! Scenario language, runner and reports for `expunge-sim`.
+//!
+//! A scenario file ([`scenario`]) is expanded into a schedule of [`executor::Op`]s
+//! ([`plan`]), which the one executor ([`executor`]) applies to a simulated site, running the
+//! oracles after every step; [`expect`] judges the report against the scenario's
+//! expectations.
 
+pub mod catalog;
+pub mod executor;
+pub mod expect;
+pub mod plan;
 pub mod report;
+pub mod scenario;
+
+pub use catalog::catalog_names;
+pub use executor::{Run, RunError, RunOptions};
+pub use scenario::{Scenario, ScenarioError};
+
+use std::path::Path;
+
+use engine::Strategy;
+
+/// A scenario by path, or by the name of a bundled one (its file name without `.toml`).
+pub fn load(spec: &str) -> Result<Scenario, ScenarioError> {
+    let path = Path::new(spec);
+    let looks_like_path = spec.ends_with(".toml") || spec.contains('/') || path.exists();
+    if !looks_like_path && let Some(text) = catalog::get(spec) {
+        return scenario::parse(text, &format!("scenarios/catalog/{spec}.toml"), spec);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: spec.to_string(),
+        line: 0,
+        column: 0,
+        message: if looks_like_path {
+            format!("cannot read: {e}")
+        } else {
+            format!(
+                "no such file, and no bundled scenario of that name (bundled: {})",
+                catalog_names().join(", ")
+            )
+        },
+    })?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or(spec);
+    scenario::parse(&text, spec, stem)
+}
+
+/// Run a scenario under a strategy with a seed, and judge it.
+pub fn run(
+    sc: &Scenario,
+    strategy: Strategy,
+    seed: u64,
+    opts: &RunOptions,
+) -> Result<Run, RunError> {
+    let setup = plan::setup(sc, seed);
+    let ops = plan::ops(sc, seed).map_err(|e| RunError(format!("{}: {e}", sc.origin)))?;
+    let mut run = executor::execute(&setup, &ops, strategy, seed, opts)?;
+    if let Some(e) = sc.expectation(strategy) {
+        let unmet = expect::judge(e, &run.report, setup.sim.block_size);
+        run.report.expectations_met = Some(unmet.is_empty());
+        run.report.unmet = unmet;
+    }
+    Ok(run)
+}
