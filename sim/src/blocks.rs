@@ -1,0 +1,435 @@
+//! Sparse file data: an apparent size, and block-granular allocation beneath it.
+//!
+//! Models an extent-based filesystem such as ext4 or XFS: a write allocates whole blocks,
+//! `lseek` and `ftruncate` past the end allocate nothing, and holes read as zeros. Memory
+//! follows the bytes really written, never the apparent size: a block is either *allocated
+//! zero* (no buffer at all) or a shared buffer *interned by content*, so a file of a million
+//! identical blocks holds one buffer and a million map entries, and a 3.4e11-byte file with
+//! a few KiB written holds a few KiB.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+use std::sync::{Arc, Weak};
+
+use crate::hash::{IdHasher, content_hash};
+
+/// One block's bytes, shared between every file, durable image and private map copy that
+/// holds the same contents.
+pub type Buf = Arc<Box<[u8]>>;
+type WeakBuf = Weak<Box<[u8]>>;
+
+/// Deduplicates block buffers by content, filesystem wide.
+///
+/// Holds only weak references: a buffer dies with its last block, and dead entries are
+/// pruned as the table grows (amortised O(1) per insert).
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    table: HashMap<u64, Vec<WeakBuf>, BuildHasherDefault<IdHasher>>,
+    since_prune: usize,
+}
+
+impl Interner {
+    /// The shared buffer holding `data`, made if no live one holds the same bytes.
+    pub fn intern(&mut self, data: &[u8]) -> Buf {
+        let h = content_hash(data);
+        if let Some(found) = self.lookup(h, data) {
+            return found;
+        }
+        self.insert(h, Arc::new(data.into()))
+    }
+
+    /// Like [`Interner::intern`] for a buffer the caller already owns (no copy when new).
+    pub fn intern_owned(&mut self, data: Box<[u8]>) -> Buf {
+        let h = content_hash(&data);
+        if let Some(found) = self.lookup(h, &data) {
+            return found;
+        }
+        self.insert(h, Arc::new(data))
+    }
+
+    fn lookup(&self, h: u64, data: &[u8]) -> Option<Buf> {
+        self.table
+            .get(&h)?
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|b| ***b == *data)
+    }
+
+    fn insert(&mut self, h: u64, buf: Buf) -> Buf {
+        let bucket = self.table.entry(h).or_default();
+        bucket.retain(|w| w.strong_count() > 0);
+        bucket.push(Arc::downgrade(&buf));
+        self.since_prune += 1;
+        if self.since_prune >= self.table.len().max(1024) {
+            self.prune();
+        }
+        buf
+    }
+
+    fn prune(&mut self) {
+        self.table.retain(|_, bucket| {
+            bucket.retain(|w| w.strong_count() > 0);
+            !bucket.is_empty()
+        });
+        self.since_prune = 0;
+    }
+
+    /// Bytes held by live unique buffers, plus a per-entry overhead estimate of the table.
+    pub fn stored_bytes(&self) -> u64 {
+        let mut total = 0u64;
+        for bucket in self.table.values() {
+            total += 48;
+            for w in bucket {
+                total += 16;
+                if let Some(b) = w.upgrade() {
+                    total += b.len() as u64;
+                }
+            }
+        }
+        total
+    }
+}
+
+/// The data of one file: apparent size plus allocated blocks.
+///
+/// Invariant: bytes of an allocated block past `size` are zero (truncation zeroes them), so
+/// a mapping's view of the tail of the last page is zeros, as POSIX says.
+#[derive(Debug, Clone)]
+pub struct SparseFile {
+    bs: u64,
+    size: u64,
+    /// Block index -> contents; `None` is an allocated block of zeros.
+    blocks: BTreeMap<u64, Option<Buf>>,
+    /// The one block being filled by small writes, kept private and mutable so that a run of
+    /// 88-byte appends does not re-hash a block per write. Its entry in `blocks` exists but
+    /// is stale while it is here.
+    dirty: Option<(u64, Box<[u8]>)>,
+}
+
+impl SparseFile {
+    pub fn new(block_size: u64) -> Self {
+        SparseFile {
+            bs: block_size.max(1),
+            size: 0,
+            blocks: BTreeMap::new(),
+            dirty: None,
+        }
+    }
+
+    /// Apparent size (`st_size`).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Allocated bytes: whole blocks.
+    pub fn allocated(&self) -> u64 {
+        self.blocks.len() as u64 * self.bs
+    }
+
+    /// Number of block-map entries (for memory accounting).
+    pub fn entries(&self) -> usize {
+        self.blocks.len()
+    }
+
+    pub fn block_size(&self) -> u64 {
+        self.bs
+    }
+
+    /// Extend the apparent size without allocating (a hole).
+    pub fn set_size_at_least(&mut self, size: u64) {
+        self.size = self.size.max(size);
+    }
+
+    /// `read(2)` semantics: up to `buf.len()` bytes at `off`, short at EOF.
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> usize {
+        if off >= self.size {
+            return 0;
+        }
+        let n = (self.size - off).min(buf.len() as u64) as usize;
+        self.fill(off, &mut buf[..n]);
+        n
+    }
+
+    /// The bytes at `off..off+buf.len()`, holes and anything past the size as zeros.
+    pub fn fill(&self, off: u64, buf: &mut [u8]) {
+        let mut pos = 0usize;
+        while pos < buf.len() {
+            let at = off + pos as u64;
+            let idx = at / self.bs;
+            let in_block = (at % self.bs) as usize;
+            let n = (self.bs as usize - in_block).min(buf.len() - pos);
+            let dst = &mut buf[pos..pos + n];
+            match self.block(idx) {
+                Some(src) => dst.copy_from_slice(&src[in_block..in_block + n]),
+                None => dst.fill(0),
+            }
+            pos += n;
+        }
+    }
+
+    /// The contents of block `idx`, or `None` for a hole or an allocated zero block.
+    fn block(&self, idx: u64) -> Option<&[u8]> {
+        if let Some((d, buf)) = &self.dirty
+            && *d == idx
+        {
+            return Some(buf);
+        }
+        match self.blocks.get(&idx) {
+            Some(Some(buf)) => Some(buf),
+            _ => None,
+        }
+    }
+
+    /// Write `data` at `off`. The caller has checked limits and space.
+    pub fn write(&mut self, interner: &mut Interner, off: u64, data: &[u8]) {
+        let bs = self.bs as usize;
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let at = off + pos as u64;
+            let idx = at / self.bs;
+            let in_block = (at % self.bs) as usize;
+            let n = (bs - in_block).min(data.len() - pos);
+            let chunk = &data[pos..pos + n];
+            if n == bs {
+                // Whole block: no read-modify-write.
+                if matches!(&self.dirty, Some((d, _)) if *d == idx) {
+                    self.dirty = None;
+                }
+                let v = if is_zero(chunk) {
+                    None
+                } else {
+                    Some(interner.intern(chunk))
+                };
+                self.blocks.insert(idx, v);
+            } else {
+                self.write_partial(interner, idx, in_block, chunk);
+            }
+            pos += n;
+        }
+        self.size = self.size.max(off + data.len() as u64);
+    }
+
+    fn write_partial(&mut self, interner: &mut Interner, idx: u64, at: usize, chunk: &[u8]) {
+        if !matches!(&self.dirty, Some((d, _)) if *d == idx) {
+            self.seal(interner);
+            let mut buf = vec![0u8; self.bs as usize].into_boxed_slice();
+            if let Some(src) = self.block(idx) {
+                buf.copy_from_slice(src);
+            }
+            self.blocks.entry(idx).or_insert(None);
+            self.dirty = Some((idx, buf));
+        }
+        if let Some((_, buf)) = &mut self.dirty {
+            buf[at..at + chunk.len()].copy_from_slice(chunk);
+        }
+    }
+
+    /// Intern the private block, if any, so that clones share every buffer.
+    pub fn seal(&mut self, interner: &mut Interner) {
+        if let Some((idx, buf)) = self.dirty.take() {
+            let v = if is_zero(&buf) {
+                None
+            } else {
+                Some(interner.intern_owned(buf))
+            };
+            self.blocks.insert(idx, v);
+        }
+    }
+
+    /// `ftruncate`: shrinking frees the blocks past the new size and zeroes the tail of the
+    /// last partial block; growing only moves the size (a hole).
+    pub fn truncate(&mut self, interner: &mut Interner, len: u64) {
+        if len >= self.size {
+            self.size = len;
+            return;
+        }
+        let first_free = len.div_ceil(self.bs);
+        self.blocks.split_off(&first_free);
+        if matches!(&self.dirty, Some((d, _)) if *d >= first_free) {
+            self.dirty = None;
+        }
+        let tail = (len % self.bs) as usize;
+        if tail != 0 {
+            let idx = len / self.bs;
+            if let Some(src) = self.block(idx)
+                && !is_zero(&src[tail..])
+            {
+                let zeros = vec![0u8; self.bs as usize - tail];
+                self.write_partial(interner, idx, tail, &zeros);
+            }
+        }
+        self.size = len;
+    }
+
+    /// Bytes of `len` at `off` that fit if at most `free_blocks` new blocks may be allocated:
+    /// whole blocks only, stopping at the first block that does not fit.
+    pub fn fit(&self, off: u64, len: u64, free_blocks: u64) -> u64 {
+        if len == 0 {
+            return 0;
+        }
+        let first = off / self.bs;
+        let last = (off + len - 1) / self.bs;
+        let mut needed = 0u64;
+        let mut cursor = first;
+        let stop_at = |cursor: u64, needed: u64| {
+            let end_block = cursor + (free_blocks - needed);
+            (end_block * self.bs).saturating_sub(off).min(len)
+        };
+        for &idx in self.blocks.range(first..=last).map(|(k, _)| k) {
+            let gap = idx - cursor;
+            if needed + gap > free_blocks {
+                return stop_at(cursor, needed);
+            }
+            needed += gap;
+            cursor = idx + 1;
+        }
+        let gap = last + 1 - cursor;
+        if needed + gap > free_blocks {
+            return stop_at(cursor, needed);
+        }
+        len
+    }
+
+    /// Blocks `off..off+len` would newly allocate.
+    pub fn new_blocks(&self, off: u64, len: u64) -> u64 {
+        if len == 0 {
+            return 0;
+        }
+        let first = off / self.bs;
+        let last = (off + len - 1) / self.bs;
+        (last - first + 1) - self.blocks.range(first..=last).count() as u64
+    }
+
+    /// The (sealed) entries of blocks `first..=last`, for a durable log or a copy.
+    pub fn entries_in(
+        &mut self,
+        interner: &mut Interner,
+        first: u64,
+        last: u64,
+    ) -> Vec<Option<Buf>> {
+        self.seal(interner);
+        (first..=last)
+            .map(|i| self.blocks.get(&i).cloned().flatten())
+            .collect()
+    }
+
+    /// Copy block `idx` of `src` into this file as it is there (present or hole). `src`
+    /// must be sealed.
+    pub fn copy_block_from(&mut self, src: &SparseFile, idx: u64) {
+        if matches!(&self.dirty, Some((d, _)) if *d == idx) {
+            self.dirty = None;
+        }
+        match src.blocks.get(&idx) {
+            Some(v) => self.blocks.insert(idx, v.clone()),
+            None => self.blocks.remove(&idx),
+        };
+    }
+
+    /// Drop every block from `first` on, and the private block if it lies there.
+    pub fn drop_blocks_from(&mut self, first: u64) {
+        self.blocks.split_off(&first);
+        if matches!(&self.dirty, Some((d, _)) if *d >= first) {
+            self.dirty = None;
+        }
+    }
+
+    pub fn set_size(&mut self, size: u64) {
+        self.size = size;
+    }
+
+    /// The whole file as bytes (tests and small files only).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.size as usize];
+        self.fill(0, &mut v);
+        v
+    }
+}
+
+/// Whether every byte is zero; 64-byte chunks OR-folded so that the compiler vectorises it.
+fn is_zero(data: &[u8]) -> bool {
+    data.chunks(64)
+        .all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> (SparseFile, Interner) {
+        (SparseFile::new(4096), Interner::default())
+    }
+
+    #[test]
+    fn a_far_sparse_write_allocates_one_block_and_reads_holes_as_zero() {
+        let (mut f, mut i) = file();
+        f.write(&mut i, 340_000_000_000, b"abc");
+        assert_eq!(f.size(), 340_000_000_003);
+        assert_eq!(f.allocated(), 4096);
+        let mut buf = [9u8; 6];
+        assert_eq!(f.read_at(339_999_999_999, &mut buf), 4);
+        assert_eq!(&buf[..4], b"\0abc");
+        assert_eq!(f.read_at(0, &mut buf), 6);
+        assert_eq!(buf, [0; 6]);
+    }
+
+    #[test]
+    fn identical_blocks_are_stored_once() {
+        let (mut f, mut i) = file();
+        let block = [7u8; 4096];
+        for n in 0..100 {
+            f.write(&mut i, n * 4096, &block);
+        }
+        assert_eq!(f.allocated(), 100 * 4096);
+        assert!(i.stored_bytes() < 2 * 4096, "{}", i.stored_bytes());
+    }
+
+    #[test]
+    fn small_appends_fill_a_block_and_read_back() {
+        let (mut f, mut i) = file();
+        let mut expect = Vec::new();
+        for n in 0..200u32 {
+            let rec: Vec<u8> = (0..88).map(|k| (n as u8).wrapping_add(k)).collect();
+            f.write(&mut i, expect.len() as u64, &rec);
+            expect.extend_from_slice(&rec);
+        }
+        assert_eq!(f.to_vec(), expect);
+        f.seal(&mut i);
+        assert_eq!(f.to_vec(), expect);
+        assert_eq!(f.allocated(), expect.len().div_ceil(4096) as u64 * 4096);
+    }
+
+    #[test]
+    fn zero_blocks_are_allocated_but_hold_no_buffer() {
+        let (mut f, mut i) = file();
+        f.write(&mut i, 0, &[0u8; 8192]);
+        assert_eq!(f.allocated(), 8192);
+        assert_eq!(i.stored_bytes(), 0);
+    }
+
+    #[test]
+    fn truncate_frees_blocks_and_zeroes_the_tail_of_the_last_one() {
+        let (mut f, mut i) = file();
+        f.write(&mut i, 0, &[1u8; 10000]);
+        f.truncate(&mut i, 5000);
+        assert_eq!(f.allocated(), 8192);
+        f.truncate(&mut i, 9000);
+        assert_eq!(f.allocated(), 8192);
+        let v = f.to_vec();
+        assert!(v[..5000].iter().all(|&b| b == 1));
+        assert!(v[5000..].iter().all(|&b| b == 0));
+        f.truncate(&mut i, 0);
+        assert_eq!(f.allocated(), 0);
+    }
+
+    #[test]
+    fn fit_counts_only_new_blocks_and_stops_at_the_first_that_does_not_fit() {
+        let (mut f, mut i) = file();
+        f.write(&mut i, 4096, &[1u8; 4096]); // block 1 allocated
+        assert_eq!(f.new_blocks(0, 4 * 4096), 3);
+        assert_eq!(f.fit(0, 4 * 4096, 3), 4 * 4096);
+        // One free block: block 0 fits, block 1 already there, block 2 does not.
+        assert_eq!(f.fit(0, 4 * 4096, 1), 2 * 4096);
+        assert_eq!(f.fit(100, 4 * 4096, 0), 0);
+        assert_eq!(f.fit(4096 + 10, 100, 0), 100);
+    }
+}
