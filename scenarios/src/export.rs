@@ -99,23 +99,46 @@ pub fn check_limits(files: &[(String, Stat)], budget: u64) -> Result<(), ExportE
     Ok(())
 }
 
-/// Write every file of `files` (paths relative to the simulated root, as `SimFs::files`
-/// lists them) under `dir`.
-pub fn export(
-    vfs: &mut dyn Vfs,
-    files: &[(String, Stat)],
-    dir: &Path,
-    budget: u64,
-) -> Result<Exported, ExportError> {
-    check_limits(files, budget)?;
-    let pid = vfs.spawn("export");
+/// The filesystem to export from.
+pub struct Source<'a> {
+    pub vfs: &'a mut dyn Vfs,
+    /// Every file, with its sizes (paths relative to the simulated root).
+    pub files: Vec<(String, Stat)>,
+    /// The filesystem's allocation unit, when known. With it a scan stops as soon as every
+    /// allocated block has been seen holding data: the rest of the file is holes.
+    pub block_size: Option<u64>,
+}
+
+impl<'a> Source<'a> {
+    pub fn sim(fs: &'a mut sim::SimFs) -> Source<'a> {
+        Source {
+            block_size: Some(fs.config().block_size),
+            files: fs.files(),
+            vfs: fs,
+        }
+    }
+}
+
+/// Write every file of `src` under `dir`.
+pub fn export(src: Source<'_>, dir: &Path, budget: u64) -> Result<Exported, ExportError> {
+    check_limits(&src.files, budget)?;
+    // Counting blocks needs every chunk boundary on a block boundary.
+    let granule = src
+        .block_size
+        .filter(|b| b.is_power_of_two() && *b <= CHUNK)
+        .map(|b| b.max(BLOCK as u64));
+    let pid = src.vfs.spawn("export");
     let mut out = Exported::default();
-    for (path, st) in files {
+    for (path, st) in &src.files {
         let target = dir.join(safe_relative(path)?);
-        out.data_bytes += export_file(vfs, pid, path, st.size, &target)?;
+        let mut copy = Copy::open(src.vfs, pid, path, &target)?;
+        copy.granule = granule;
+        copy.block_size = src.block_size.unwrap_or(1);
+        copy.run(*st)?;
+        out.data_bytes += copy.written;
         out.files += 1;
     }
-    let _ = vfs.kill(pid);
+    let _ = src.vfs.kill(pid);
     Ok(out)
 }
 
@@ -127,64 +150,140 @@ fn safe_relative(path: &str) -> Result<PathBuf, ExportError> {
     Ok(p.to_path_buf())
 }
 
-/// Copy one file; returns the data bytes written.
-fn export_file(
-    vfs: &mut dyn Vfs,
+/// The copy of one file.
+struct Copy<'v, 'p> {
+    vfs: &'v mut dyn Vfs,
     pid: Pid,
-    path: &str,
-    size: u64,
-    target: &Path,
-) -> Result<u64, ExportError> {
-    let sim_err = |error| ExportError::Sim {
-        path: path.to_string(),
-        error,
-    };
-    let io_err = |error| ExportError::Io {
-        path: target.to_path_buf(),
-        error,
-    };
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(io_err)?;
+    fd: sim::Fd,
+    path: &'p str,
+    real: File,
+    target: &'p Path,
+    buf: Vec<u8>,
+    /// Chunk boundaries are multiples of this when blocks are counted.
+    granule: Option<u64>,
+    block_size: u64,
+    /// Filesystem blocks seen holding a non-zero byte.
+    data_blocks: u64,
+    written: u64,
+}
+
+impl<'v, 'p> Copy<'v, 'p> {
+    fn open(
+        vfs: &'v mut dyn Vfs,
+        pid: Pid,
+        path: &'p str,
+        target: &'p Path,
+    ) -> Result<Copy<'v, 'p>, ExportError> {
+        let io_err = |error| ExportError::Io {
+            path: target.to_path_buf(),
+            error,
+        };
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err)?;
+        }
+        let real = File::create(target).map_err(io_err)?;
+        let fd = vfs
+            .open(pid, path, OpenFlags::RDONLY)
+            .map_err(|error| ExportError::Sim {
+                path: path.to_string(),
+                error,
+            })?;
+        Ok(Copy {
+            vfs,
+            pid,
+            fd,
+            path,
+            real,
+            target,
+            buf: vec![0; CHUNK as usize],
+            granule: None,
+            block_size: 1,
+            data_blocks: 0,
+            written: 0,
+        })
     }
-    let real = File::create(target).map_err(io_err)?;
-    let fd = vfs.open(pid, path, OpenFlags::RDONLY).map_err(sim_err)?;
-    // A map only serves as a hole finder; without one every chunk is read.
-    let map = if size > 0 {
-        vfs.mmap(pid, fd, size).ok()
-    } else {
-        None
-    };
-    let mut written = 0;
-    let mut buf = vec![0u8; CHUNK as usize];
-    let mut off = 0;
-    while off < size {
+
+    fn sim_err(&self, error: VfsError) -> ExportError {
+        ExportError::Sim {
+            path: self.path.to_string(),
+            error,
+        }
+    }
+
+    /// Copy chunks alternately from the front (skipping holes the map hint reports) and from
+    /// the back, until the cursors meet or every allocated block has been seen.
+    fn run(&mut self, st: Stat) -> Result<(), ExportError> {
+        let size = st.size;
+        let map = if size > 0 {
+            self.vfs.mmap(self.pid, self.fd, size).ok()
+        } else {
+            None
+        };
+        let align = self.granule.unwrap_or(BLOCK as u64);
+        let all_seen =
+            |c: &Copy| c.granule.is_some() && c.data_blocks * c.block_size >= st.allocated;
+        let (mut lo, mut hi) = (0, size);
+        while lo < hi && !all_seen(self) {
+            if let Some(m) = map {
+                let next = self
+                    .vfs
+                    .map_next_data(self.pid, m, lo)
+                    .map_err(|e| self.sim_err(e))?;
+                lo = lo.max(next / align * align).min(hi);
+            }
+            if lo < hi {
+                let end = hi.min(lo + CHUNK);
+                self.chunk(lo, end)?;
+                lo = end;
+            }
+            if lo < hi && !all_seen(self) {
+                let start = lo.max((hi - 1) / CHUNK * CHUNK);
+                self.chunk(start, hi)?;
+                hi = start;
+            }
+        }
         if let Some(m) = map {
-            let next = vfs.map_next_data(pid, m, off).map_err(sim_err)?;
-            if next >= size {
-                break;
-            }
-            off = off.max(next / BLOCK as u64 * BLOCK as u64);
+            let _ = self.vfs.munmap(self.pid, m);
         }
-        let n = CHUNK.min(size - off) as usize;
-        let got = vfs.pread(pid, fd, &mut buf[..n], off).map_err(sim_err)?;
-        if got == 0 {
-            break; // the file shrank under us; set_len below keeps the listed size
-        }
-        for (i, block) in buf[..got].chunks(BLOCK).enumerate() {
+        let _ = self.vfs.close(self.pid, self.fd);
+        self.real.set_len(size).map_err(|error| ExportError::Io {
+            path: self.target.to_path_buf(),
+            error,
+        })
+    }
+
+    /// Copy `[start, end)`: write its non-zero blocks, count the filesystem blocks with data.
+    fn chunk(&mut self, start: u64, end: u64) -> Result<(), ExportError> {
+        let n = (end - start) as usize;
+        let mut buf = std::mem::take(&mut self.buf);
+        let got = self
+            .vfs
+            .pread(self.pid, self.fd, &mut buf[..n], start)
+            .map_err(|e| self.sim_err(e))?;
+        // A short read means the file shrank under us: the rest reads as zeros.
+        buf[got..n].fill(0);
+        for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
             if block.iter().any(|&b| b != 0) {
-                let at = off + (i * BLOCK) as u64;
-                real.write_all_at(block, at).map_err(io_err)?;
-                written += block.len() as u64;
+                let at = start + (i * BLOCK) as u64;
+                self.real
+                    .write_all_at(block, at)
+                    .map_err(|error| ExportError::Io {
+                        path: self.target.to_path_buf(),
+                        error,
+                    })?;
+                self.written += block.len() as u64;
             }
         }
-        off += got as u64;
+        if self.granule.is_some() {
+            let bs = self.block_size as usize;
+            self.data_blocks += buf[..n]
+                .chunks(bs)
+                .filter(|b| b.iter().any(|&x| x != 0))
+                .count() as u64;
+        }
+        self.buf = buf;
+        Ok(())
     }
-    if let Some(m) = map {
-        let _ = vfs.munmap(pid, m);
-    }
-    let _ = vfs.close(pid, fd);
-    real.set_len(size).map_err(io_err)?;
-    Ok(written)
 }
 
 #[cfg(test)]
@@ -212,11 +311,22 @@ mod tests {
                 .ok_or(VfsError::new(Errno::BadF, "fd"))?;
             Ok(&self.files[i])
         }
+        fn source(&mut self, block_size: Option<u64>) -> Source<'_> {
+            Source {
+                files: self.listing(),
+                block_size,
+                vfs: self,
+            }
+        }
         fn listing(&self) -> Vec<(String, Stat)> {
             let st = |size, ext: &Vec<(u64, Vec<u8>)>| Stat {
                 ino: 0,
                 size,
-                allocated: ext.iter().map(|e| e.1.len() as u64).sum(),
+                allocated: ext
+                    .iter()
+                    .map(|(at, d)| (at + d.len() as u64).div_ceil(4096) - at / 4096)
+                    .sum::<u64>()
+                    * 4096,
             };
             self.files
                 .iter()
@@ -357,8 +467,7 @@ mod tests {
     fn sparse_files_stay_sparse_and_keep_their_bytes() {
         let dir = temp_dir("sparse");
         let mut fs = wrapped_expunge(true);
-        let files = fs.listing();
-        let out = export(&mut fs, &files, &dir, DEFAULT_BUDGET).unwrap();
+        let out = export(fs.source(None), &dir, DEFAULT_BUDGET).unwrap();
         assert_eq!(out.files, 3);
         let big = dir.join("user/blair/cyrus.expunge");
         let meta = std::fs::metadata(&big).unwrap();
@@ -393,8 +502,7 @@ mod tests {
             hint: false,
             preads: 0,
         };
-        let files = fs.listing();
-        let out = export(&mut fs, &files, &dir, DEFAULT_BUDGET).unwrap();
+        let out = export(fs.source(None), &dir, DEFAULT_BUDGET).unwrap();
         assert_eq!(out.data_bytes, BLOCK as u64, "one block of data written");
         let meta = std::fs::metadata(dir.join("f")).unwrap();
         assert_eq!(meta.len(), 5 * CHUNK + 10);
@@ -406,12 +514,11 @@ mod tests {
     fn over_budget_and_over_one_tib_are_refused_before_writing() {
         let dir = temp_dir("refused");
         let mut fs = wrapped_expunge(true);
-        let files = fs.listing();
-        let err = export(&mut fs, &files, &dir, 100).unwrap_err();
+        let err = export(fs.source(None), &dir, 100).unwrap_err();
         assert!(matches!(
             err,
             ExportError::OverBudget {
-                allocated: 299,
+                allocated: 12288,
                 budget: 100
             }
         ));
@@ -439,5 +546,66 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod simfs_tests {
+    use super::*;
+    use sim::{SimConfig, SimFs};
+    use std::os::unix::fs::MetadataExt;
+
+    /// A SimFs with one file of `size` bytes and data at each `(offset, byte, len)`.
+    fn sim_with(size: u64, data: &[(u64, u8, usize)]) -> SimFs {
+        let mut fs = SimFs::new(SimConfig::default());
+        let pid = fs.spawn("writer");
+        let fd = fs
+            .open(pid, "user/blair/cyrus.expunge", OpenFlags::RDWR_CREATE)
+            .unwrap();
+        for &(at, b, len) in data {
+            fs.pwrite(pid, fd, &vec![b; len], at).unwrap();
+        }
+        fs.ftruncate(pid, fd, size).unwrap();
+        fs.close(pid, fd).unwrap();
+        fs
+    }
+
+    #[test]
+    fn the_wrapped_expunge_file_exports_in_a_few_reads() {
+        // Header and records at the front, the wrapped append at the very end: the
+        // front/back scan sees every allocated block after two chunks and stops.
+        let size = 343_597_383_680;
+        let mut fs = sim_with(size, &[(0, 7, 96 + 3 * 88), (size - 88, 9, 88)]);
+        let calls = fs.calls();
+        let dir =
+            std::env::temp_dir().join(format!("expunge-sim-export-sim-{}", std::process::id()));
+        export(Source::sim(&mut fs), &dir, DEFAULT_BUDGET).unwrap();
+        assert!(fs.calls() - calls < 20, "{} calls", fs.calls() - calls);
+        let meta = std::fs::metadata(dir.join("user/blair/cyrus.expunge")).unwrap();
+        assert_eq!(meta.len(), size);
+        assert!(meta.blocks() * 512 <= 64 * 1024);
+        let f = File::open(dir.join("user/blair/cyrus.expunge")).unwrap();
+        let mut end = [0u8; 89];
+        f.read_exact_at(&mut end, size - 89).unwrap();
+        assert_eq!((end[0], end[1], end[88]), (0, 9, 9));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn data_in_the_middle_is_found() {
+        let size = 9 * CHUNK + 5;
+        let mut fs = sim_with(
+            size,
+            &[(0, 1, 10), (4 * CHUNK + 4095, 2, 2), (size - 1, 3, 1)],
+        );
+        let dir =
+            std::env::temp_dir().join(format!("expunge-sim-export-mid-{}", std::process::id()));
+        export(Source::sim(&mut fs), &dir, DEFAULT_BUDGET).unwrap();
+        let bytes = std::fs::read(dir.join("user/blair/cyrus.expunge")).unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        let at = (4 * CHUNK + 4095) as usize;
+        assert_eq!(&bytes[at - 1..at + 3], &[0, 2, 2, 0]);
+        assert_eq!(bytes.iter().filter(|&&b| b != 0).count(), 13);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,8 +2,7 @@
 //! the catalog. Until the executor lands these are placeholders with its signatures, which
 //! report that no scenario can be loaded yet.
 
-use sim::{Stat, Vfs};
-
+use crate::export::Source;
 use crate::report::RunReport;
 
 pub struct Scenario {
@@ -54,10 +53,7 @@ pub fn catalog_names() -> Vec<&'static str> {
     Vec::new()
 }
 
-/// A filesystem to export, and its files with their sizes.
-pub type FinalFs<'a> = (&'a mut dyn Vfs, Vec<(String, Stat)>);
-
 /// The final filesystem of a run, for `--export`.
-pub fn final_fs(_run: &mut Run) -> Option<FinalFs<'_>> {
+pub fn final_fs(_run: &mut Run) -> Option<Source<'_>> {
     None
 }

@@ -67,12 +67,12 @@ pub fn main(rest: &[String]) -> Result<i32, CliError> {
 }
 
 fn export_to(run: &mut backend::Run, dir: &Path, budget: u64) -> Result<(), CliError> {
-    let Some((fs, files)) = backend::final_fs(run) else {
+    let Some(src) = backend::final_fs(run) else {
         return Err(CliError::input(
             "--export: this run kept no filesystem to export",
         ));
     };
-    export::export(fs, &files, dir, budget)
+    export::export(src, dir, budget)
         .map(|_| ())
         .map_err(|e| CliError::input(format!("--export {}: {e}", dir.display())))
 }
