@@ -52,3 +52,15 @@ pub fn fresh_dir(name: &str) -> PathBuf {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
+
+/// A bundled scenario every test of run, sweep and check may use.
+pub const SCENARIO: &str = "blair-2008";
+
+/// Whether a run's JSON says it failed, by the rule of the exit codes: an unmet
+/// expectation, or with none stated, any violation.
+pub fn run_failed(v: &serde_json::Value) -> bool {
+    match v["expectations_met"].as_bool() {
+        Some(met) => !met,
+        None => !v["violations"].as_array().expect("violations").is_empty(),
+    }
+}
