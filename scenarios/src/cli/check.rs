@@ -43,7 +43,10 @@ pub fn main(rest: &[String]) -> Result<i32, CliError> {
         if strategies.is_empty() {
             emit(&format!("skip  {}  (states no expectations)\n", sc.name()));
         }
-        let opts = RunOptions::default();
+        let opts = RunOptions {
+            trace: None,
+            keep_story: false,
+        };
         for st in strategies {
             match backend::run(&sc, st, CHECK_SEED, &opts) {
                 Ok(run) if !run.report.failed() => {

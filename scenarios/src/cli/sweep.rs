@@ -40,7 +40,10 @@ pub fn main(rest: &[String]) -> Result<i32, CliError> {
 
     let sc = super::load(spec)?;
     let strategy = strategy.unwrap_or_else(|| super::default_strategy(&sc.expected_strategies()));
-    let opts = RunOptions::default();
+    let opts = RunOptions {
+        trace: None,
+        keep_story: false,
+    };
     let (_, count) = shard.unwrap_or(Shard::ALL).seeds(range);
 
     let counters = Counters::default();
