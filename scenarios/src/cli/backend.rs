@@ -1,6 +1,18 @@
 //! What the CLI needs from the scenario runner, in one place: the loader, the executor and
 //! the catalog. Until the executor lands these are placeholders with its signatures, which
-//! report that no scenario can be loaded yet.
+//! report that no scenario can be loaded yet. Once the executor is merged this file becomes:
+//!
+//! ```ignore
+//! pub use crate::executor::Run;
+//! pub use crate::scenario::Scenario;
+//! pub use crate::{RunOptions, catalog_names, load, run};
+//! use crate::export::Source;
+//! pub fn final_fs(run: &mut Run) -> Option<Source<'_>> {
+//!     Some(Source::sim(&mut run.fs))
+//! }
+//! ```
+//!
+//! and the `#[ignore]`s come off `tests/cli_{run,sweep,check}.rs`.
 
 use crate::export::Source;
 use crate::report::RunReport;
