@@ -6,11 +6,16 @@
 //! expectations.
 
 pub mod catalog;
+pub mod cli;
 pub mod executor;
 pub mod expect;
+pub mod export;
 pub mod plan;
+pub mod plot;
+pub mod progress;
 pub mod report;
 pub mod scenario;
+pub mod sweep;
 
 pub use catalog::catalog_names;
 pub use executor::{Run, RunError, RunOptions};
