@@ -101,3 +101,81 @@ fn on_the_sparse_file_unexpunge_lists_2_pow_32_entries_mostly_uid_0_quickly() {
         other => panic!("expected a segfault in list_expunged, got {other:?}"),
     }
 }
+
+/// After the 2.3.12 upgrade failed on ENOSPC, cyrus.index is minor 10 (88-byte records) and
+/// cyrus.expunge minor 9 (80). The next open sees minor 10 in cyrus.index and does not
+/// upgrade again (mailbox.c T12:901-909 tests only the index header), so every reader of
+/// cyrus.expunge uses cyrus.index's record_size 88 (T12:896-899) on 80-byte records.
+#[test]
+fn after_a_failed_upgrade_cyrus_expunge_stays_minor_9_and_is_read_with_88_byte_records() {
+    let mut w = World::new(Version::V2_3_7);
+    w.fs = sim::SimFs::new(sim::SimConfig {
+        capacity: 64 << 20,
+        ..sim::SimConfig::default()
+    });
+    spam_folder(&mut w);
+    w.deliver(T0 - 20 * DAY, 1000);
+    w.deliver(T0 - 20 * DAY, 1000); // N1 = 6: exists = 5 - 6 - 2 = 2^32 - 3
+    w.cyr_expire(Strategy::Cyrus237).0.unwrap();
+    w.now += DAY;
+    w.user_expunge(&[10]).unwrap();
+    assert_eq!(w.exists_of(EXPUNGE), Some(u32::MAX - 1));
+
+    w.site.version = Version::V2_3_12;
+    let r = w.with("imapd", |cx| {
+        engine::mailbox::mailbox_open_and_lock(cx, SPAM).map(|_| ())
+    });
+    assert!(matches!(r, Err(CyrusError::IoError(_))), "{r:?}");
+    // The admin frees the partition.
+    let pid = sim::Vfs::spawn(&mut w.fs, "admin");
+    sim::Vfs::unlink(&mut w.fs, pid, "user/bob/Spam/cyrus.expunge.NEW").unwrap();
+
+    let before = w.log.notes.len();
+    let mb = w
+        .with("imapd", |cx| {
+            engine::mailbox::mailbox_open_and_lock(cx, SPAM)
+        })
+        .unwrap();
+    assert_eq!((mb.minor_version, mb.record_size), (10, 88));
+    assert!(
+        !w.log.notes[before..]
+            .iter()
+            .any(|n| n.detail.contains("upgrading")),
+        "no second upgrade"
+    );
+    let ex = w.header(EXPUNGE).unwrap();
+    use engine::layout::{OFFSET_MINOR_VERSION, OFFSET_RECORD_SIZE, get32};
+    assert_eq!(
+        (
+            get32(&ex, OFFSET_MINOR_VERSION),
+            get32(&ex, OFFSET_RECORD_SIZE)
+        ),
+        (9, 80)
+    );
+    let f = w.fsck();
+    assert_eq!(
+        f.with_check(engine::fsck::checks::EXPUNGE_GEOMETRY_MISMATCH)
+            .count(),
+        1,
+        "{f}"
+    );
+
+    // unexpunge -l reads record r at 96 + r * 88 of a file laid out at 96 + r * 80: past
+    // (2^32 - 2) * 80 / 88 records it reads beyond the map.
+    let map_len = 96 + (u32::MAX as u64 - 1) * 80;
+    match list(&mut w) {
+        Err(CyrusError::Died(NoteKind::Segfault, d)) => {
+            assert!(
+                d.contains(&format!("through a map of length {map_len}")),
+                "{d}"
+            )
+        }
+        other => panic!("expected a segfault, got {other:?}"),
+    }
+
+    // The next delayed EXPUNGE appends at 96 + (2^32 - 2) * 88.
+    w.user_expunge(&[11]).unwrap();
+    let st = w.size(EXPUNGE).unwrap();
+    assert_eq!(st.size, 96 + (u32::MAX as u64 - 1) * 88 + 88);
+    assert_eq!(w.exists_of(EXPUNGE), Some(u32::MAX));
+}
