@@ -21,6 +21,7 @@ pub mod quota;
 pub mod site;
 pub mod stdio;
 pub mod strategy;
+pub mod unexpunge;
 pub mod upgrade;
 
 pub use cx::{CResult, Cx, CyrusError, Log, Note, NoteKind};
