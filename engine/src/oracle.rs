@@ -3,68 +3,20 @@
 //! and no message lost (every delivered UID live, expunged, or purged by a rule that
 //! allowed it).
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
 use std::io;
 
-use sim::{OpenFlags, Pid, Vfs};
+use sim::{Pid, Vfs};
 
 use crate::append::cache_record_for;
 use crate::format::checked::Geometry;
 use crate::format::{INDEX_HEADER_SIZE, IndexHeader};
 use crate::fsck::source::ByteSource;
-use crate::fsck::{Finding, MailboxFiles, fsck_mailbox, message_uid_from_name};
+use crate::fsck::{Finding, message_uid_from_name};
+use crate::fsck::{SharedVfs, VfsFile, fsck_vfs_mailbox};
 use crate::ghost::Ghost;
 use crate::mailbox::{FNAME_CACHE, FNAME_EXPUNGE, FNAME_INDEX, mailbox_path};
-
-/// A file read through a `Vfs` by a process of the oracle's own.
-pub struct VfsFile<'a> {
-    fs: &'a mut dyn Vfs,
-    pid: Pid,
-    fd: sim::Fd,
-}
-
-impl<'a> VfsFile<'a> {
-    pub fn open(fs: &'a mut dyn Vfs, pid: Pid, path: &str) -> Option<VfsFile<'a>> {
-        let fd = fs.open(pid, path, OpenFlags::RDONLY).ok()?;
-        Some(VfsFile { fs, pid, fd })
-    }
-}
-
-impl Drop for VfsFile<'_> {
-    fn drop(&mut self) {
-        let _ = self.fs.close(self.pid, self.fd);
-    }
-}
-
-fn io_of(e: sim::VfsError) -> io::Error {
-    io::Error::other(e.to_string())
-}
-
-impl ByteSource for VfsFile<'_> {
-    fn len(&mut self) -> io::Result<u64> {
-        Ok(self.fs.fstat(self.pid, self.fd).map_err(io_of)?.size)
-    }
-
-    fn allocated(&mut self) -> io::Result<u64> {
-        Ok(self.fs.fstat(self.pid, self.fd).map_err(io_of)?.allocated)
-    }
-
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.fs.pread(self.pid, self.fd, buf, offset).map_err(io_of)
-    }
-
-    fn next_data(&mut self, offset: u64) -> io::Result<Option<u64>> {
-        let len = self.len()?;
-        if offset >= len {
-            return Ok(None);
-        }
-        let map = self.fs.mmap(self.pid, self.fd, len).map_err(io_of)?;
-        let next = self.fs.map_next_data(self.pid, map, offset);
-        let _ = self.fs.munmap(self.pid, map);
-        let next = next.map_err(io_of)?;
-        Ok((next < len).then_some(next))
-    }
-}
 
 /// A record of the inventory: its UID and cache offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,8 +81,7 @@ pub fn check_all(fs: &mut dyn Vfs, ghost: &Ghost) -> Verdict {
     v
 }
 
-fn read_header(fs: &mut dyn Vfs, pid: Pid, path: &str) -> Option<IndexHeader> {
-    let mut f = VfsFile::open(fs, pid, path)?;
+fn read_header(f: &mut VfsFile) -> Option<IndexHeader> {
     let mut h = [0u8; INDEX_HEADER_SIZE];
     let n = f.read_at(0, &mut h).ok()?;
     IndexHeader::from_bytes(&h[..n])
@@ -160,18 +111,17 @@ fn check_mailbox(
     };
 
     // File-level fsck.
-    let report = fsck_files(fs, pid, &ip, &ep, &cp, &files);
-    match report {
-        Some(r) => v.findings.extend(r.findings.into_iter().map(tag)),
-        None => v.findings.push(Finding::new(
-            &ip,
-            "index-unreadable",
-            "cyrus.index cannot be opened",
-        )),
+    match fsck_vfs_mailbox(fs, &dir) {
+        Ok(r) => v.findings.extend(r.findings.into_iter().map(tag)),
+        Err(e) => v
+            .findings
+            .push(Finding::new(&ip, "index-unreadable", e.to_string())),
     }
+    let shared: SharedVfs = RefCell::new(fs);
+    let open = |path: &str| VfsFile::open(&shared, pid, path).ok();
 
     // Inventory of the records, through cyrus.index's geometry (as Cyrus reads both).
-    let Some(ih) = read_header(fs, pid, &ip) else {
+    let Some(ih) = open(&ip).and_then(|mut f| read_header(&mut f)) else {
         v.delivered += gm.msgs.len() as u64;
         v.lost += gm.msgs.len() as u64;
         return;
@@ -181,23 +131,22 @@ fn check_mailbox(
         v.lost += gm.msgs.len() as u64;
         return;
     };
-    let index_recs = VfsFile::open(fs, pid, &ip)
+    let index_recs = open(&ip)
         .and_then(|mut f| inventory(&mut f, &geo, ih.exists as u64).ok())
         .unwrap_or_default();
-    let eh = read_header(fs, pid, &ep);
-    let expunge_recs = match eh {
-        Some(eh) => VfsFile::open(fs, pid, &ep)
-            .and_then(|mut f| inventory(&mut f, &geo, eh.exists as u64).ok())
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let expunge_recs = open(&ep)
+        .and_then(|mut f| {
+            let eh = read_header(&mut f)?;
+            inventory(&mut f, &geo, eh.exists as u64).ok()
+        })
+        .unwrap_or_default();
 
     // Every cache offset at the cache record written for its UID.
-    let cache_len = fs.stat(&cp).map(|s| s.size).unwrap_or(0);
+    let cache_len = shared.borrow_mut().stat(&cp).map(|s| s.size).unwrap_or(0);
     for (file, recs) in [(&ip, &index_recs), (&ep, &expunge_recs)] {
         let mut wrong = 0u64;
         let mut example = None;
-        if let Some(mut cf) = VfsFile::open(fs, pid, &cp) {
+        if let Some(mut cf) = open(&cp) {
             for r in recs.iter() {
                 let want = cache_record_for(r.uid);
                 let off = r.cache_offset as u64;
@@ -277,49 +226,22 @@ fn list(uids: &[u32]) -> String {
     s.join(",")
 }
 
-fn fsck_files(
-    fs: &mut dyn Vfs,
-    pid: Pid,
-    ip: &str,
-    ep: &str,
-    cp: &str,
-    files: &HashSet<u32>,
-) -> Option<crate::fsck::InspectReport> {
-    // The fsck takes three sources at once and a `&mut dyn Vfs` can serve one: cyrus.index
-    // and cyrus.cache are copied (sparsely) first, cyrus.expunge, which may be huge, is read
-    // through the Vfs.
-    let mut index = read_small(fs, pid, ip)?;
-    let mut cache = read_small(fs, pid, cp);
-    let mut expunge = VfsFile::open(fs, pid, ep);
-    let report = fsck_mailbox(MailboxFiles {
-        index: &mut index,
-        expunge: expunge.as_mut().map(|e| e as &mut dyn ByteSource),
-        cache: cache.as_mut().map(|c| c as &mut dyn ByteSource),
-        message_uids: Some(files),
-    });
-    report.ok()
-}
-
-/// Copy a file that Cyrus keeps small (cyrus.index, cyrus.cache) into memory, as sparse
-/// bytes so that a damaged huge one still costs only its data.
-fn read_small(fs: &mut dyn Vfs, pid: Pid, path: &str) -> Option<crate::fsck::source::SparseBytes> {
-    let mut f = VfsFile::open(fs, pid, path)?;
-    let len = f.len().ok()?;
-    let mut out = crate::fsck::source::SparseBytes::new();
-    out.set_len(len);
-    let mut off = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
-    while off < len {
-        match f.next_data(off).ok()? {
-            None => break,
-            Some(d) => off = d,
-        }
-        let n = f.read_at(off, &mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        out.write_at(off, &buf[..n]);
-        off += n as u64;
-    }
-    Some(out)
+/// The UIDs cyrus.index of `mailbox` really holds, in file order (what a user sees).
+pub fn index_uids(fs: &mut dyn Vfs, mailbox: &str) -> Vec<u32> {
+    let pid = fs.spawn("fsck");
+    let ip = format!("{}/{FNAME_INDEX}", mailbox_path(mailbox));
+    let uids = {
+        let shared: SharedVfs = RefCell::new(&mut *fs);
+        VfsFile::open(&shared, pid, &ip)
+            .ok()
+            .and_then(|mut f| {
+                let h = read_header(&mut f)?;
+                let geo = Geometry::from_header(&h).ok()?;
+                inventory(&mut f, &geo, h.exists as u64).ok()
+            })
+            .map(|recs| recs.iter().map(|r| r.uid).collect())
+            .unwrap_or_default()
+    };
+    let _ = fs.kill(pid);
+    uids
 }

@@ -96,6 +96,16 @@ impl Op {
     }
 }
 
+/// Time since the run started, as `day D HH:MM`.
+fn clock(secs: u32) -> String {
+    format!(
+        "day {} {:02}:{:02}",
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60
+    )
+}
+
 fn human_secs(s: u32) -> String {
     if s.is_multiple_of(86_400) {
         format!("{} day(s)", s / 86_400)
@@ -206,18 +216,18 @@ impl World {
                 count,
                 random,
             } => {
-                let mut candidates: Vec<u32> = self
-                    .ghost
-                    .mailboxes
-                    .get(mailbox)
-                    .map(|m| {
-                        m.msgs
-                            .iter()
-                            .filter(|(_, g)| !g.deleted)
-                            .map(|(u, _)| *u)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                // The user picks among what the index shows and is not yet \Deleted (read on
+                // a copy, so the look is not a call of the run).
+                let ghost = self.ghost.mailboxes.get(mailbox);
+                let mut candidates: Vec<u32> =
+                    engine::oracle::index_uids(&mut self.fs.clone(), mailbox)
+                        .into_iter()
+                        .filter(|u| {
+                            ghost
+                                .and_then(|m| m.msgs.get(u))
+                                .is_some_and(|g| !g.deleted)
+                        })
+                        .collect();
                 let mut pick = Vec::new();
                 while pick.len() < *count as usize && !candidates.is_empty() {
                     let i = if *random {
@@ -295,8 +305,10 @@ impl World {
         }
     }
 
+    /// Run the oracles on a copy of the filesystem (a cheap clone: blocks are shared), so
+    /// that their reads are not calls of the run: not traced, not counted, never faulted.
     pub fn check(&mut self) -> Verdict {
-        check_all(&mut self.fs, &self.ghost)
+        check_all(&mut self.fs.clone(), &self.ghost)
     }
 }
 
@@ -354,7 +366,7 @@ pub fn execute(
         story.push(StoryLine {
             step,
             process: "schedule".to_string(),
-            text: op.describe(),
+            text: format!("[{}] {}", clock(w.now - setup.start), op.describe()),
         });
         w.apply(op);
         for n in &w.log.notes[before..] {

@@ -63,10 +63,31 @@ fn steps(s: &mut String, r: &RunReport) {
         .chain(r.events.iter().map(|e| e.process.len()))
         .max()
         .unwrap_or(0);
-    for step in 0..=last {
+    let mut step = 0;
+    while step <= last {
         let lines: Vec<_> = r.story.iter().filter(|l| l.step == step).collect();
         let events: Vec<_> = r.events.iter().filter(|e| e.step == step).collect();
         if lines.is_empty() && events.is_empty() {
+            step += 1;
+            continue;
+        }
+        // A run of steps that each only repeat the same schedule line reads as one.
+        let mut end = step;
+        if events.is_empty() && lines.len() == 1 {
+            while end < last && quiet_repeat(r, end + 1, &lines[0].text) {
+                end += 1;
+            }
+        }
+        if end > step {
+            let _ = writeln!(s, "\nsteps {step}-{end}");
+            let _ = writeln!(
+                s,
+                "  {:width$}  {} (x{})",
+                lines[0].process,
+                lines[0].text,
+                end - step + 1
+            );
+            step = end + 1;
             continue;
         }
         let _ = writeln!(s, "\nstep {step}");
@@ -76,7 +97,15 @@ fn steps(s: &mut String, r: &RunReport) {
         for e in events {
             let _ = writeln!(s, "  {:width$}  !! {} {}", e.process, e.kind, e.detail);
         }
+        step += 1;
     }
+}
+
+/// Whether `step` holds exactly one story line, `text`, and no event.
+fn quiet_repeat(r: &RunReport, step: usize, text: &str) -> bool {
+    let mut lines = r.story.iter().filter(|l| l.step == step);
+    matches!((lines.next(), lines.next()), (Some(l), None) if l.text == text)
+        && !r.events.iter().any(|e| e.step == step)
 }
 
 fn ending(s: &mut String, r: &RunReport) {
