@@ -137,7 +137,9 @@ fn deliver_locked(cx: &mut Cx, mb: &mut Mailbox, d: Delivery) -> CResult<u32> {
         mb.record_size,
         mb.exists.wrapping_add(1),
     );
-    let r = cx.fs.lseek(cx.pid, ifd, last_offset as i64, Whence::Set);
+    let r = cx
+        .fs
+        .lseek(cx.pid, ifd, cx.site.arch.long(last_offset), Whence::Set);
     cx.ignore(r)?;
     let n = retry_write(cx, ifd, &rec)?;
     let s = cx.fs.fsync(cx.pid, ifd);

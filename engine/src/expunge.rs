@@ -262,10 +262,13 @@ fn expunge_locked(
         st.expunge_map.read(cx, OFFSET_EXISTS as u64, &mut e4)?;
         expunge_exists = u32::from_be_bytes(e4) as u64;
         last_offset = arch.ulong(mb.start_offset as u128 + expunge_exists as u128 * rs);
-        let r = cx.fs.lseek(cx.pid, efd, last_offset as i64, Whence::Set);
+        let r = cx
+            .fs
+            .lseek(cx.pid, efd, arch.long(last_offset), Whence::Set);
         if cx.ignore(r)?.is_none() {
             cx.story(format!(
-                "lseek to {last_offset} failed (offset past the file size limit)"
+                "lseek to {} failed: the next write lands at the fd's current position",
+                arch.long(last_offset)
             ));
         }
         if last_offset > est.size {

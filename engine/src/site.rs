@@ -93,6 +93,15 @@ impl Arch {
         }
     }
 
+    /// An `unsigned long` value stored in a (signed) `long`, as `long last_offset` is: on
+    /// ILP32 a value of 2^31 or more becomes negative, and `lseek` then fails with EINVAL.
+    pub fn long(self, v: u64) -> i64 {
+        match self {
+            Arch::Lp64 => v as i64,
+            Arch::Ilp32 => (v as u32) as i32 as i64,
+        }
+    }
+
     /// The default limit on one allocation: the user address space a process can have
     /// (x86-64: 128 TiB with overcommit; a 32-bit process: 3 GiB).
     pub fn default_alloc_limit(self) -> u64 {

@@ -1,7 +1,8 @@
-//! The bundled scenarios, embedded in the binary (`scenarios/catalog/*.toml`).
+//! The bundled scenarios, embedded in the binary: every `scenarios/catalog/*.toml`, listed by
+//! the build script.
 
 /// (name, text) of every bundled scenario, sorted by name.
-pub const CATALOG: &[(&str, &str)] = &[("blair-2008", include_str!("../catalog/blair-2008.toml"))];
+pub const CATALOG: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 
 pub fn catalog_names() -> Vec<&'static str> {
     CATALOG.iter().map(|(n, _)| *n).collect()
