@@ -220,7 +220,7 @@ impl World {
                 // a copy, so the look is not a call of the run).
                 let ghost = self.ghost.mailboxes.get(mailbox);
                 let mut candidates: Vec<u32> =
-                    engine::oracle::index_uids(&mut self.fs.clone(), mailbox)
+                    engine::oracle::index_uids(&mut self.snapshot(), mailbox)
                         .into_iter()
                         .filter(|u| {
                             ghost
@@ -305,10 +305,18 @@ impl World {
         }
     }
 
+    /// A copy of the filesystem for looking, with no faults armed: a look must never trip
+    /// the fault plan meant for the run.
+    fn snapshot(&self) -> SimFs {
+        let mut snap = self.fs.clone();
+        snap.set_fault_plan(FaultPlan::default());
+        snap
+    }
+
     /// Run the oracles on a copy of the filesystem (a cheap clone: blocks are shared), so
     /// that their reads are not calls of the run: not traced, not counted, never faulted.
     pub fn check(&mut self) -> Verdict {
-        check_all(&mut self.fs.clone(), &self.ghost)
+        check_all(&mut self.snapshot(), &self.ghost)
     }
 }
 

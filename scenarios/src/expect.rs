@@ -96,5 +96,21 @@ pub fn judge(e: &Expect, r: &RunReport, block_size: u64) -> Vec<String> {
             r.messages.lost
         ));
     }
+    if let Some(min) = e.min_expunged
+        && r.messages.expunged < min
+    {
+        unmet.push(format!(
+            "{} message(s) in cyrus.expunge, at least {min} expected",
+            r.messages.expunged
+        ));
+    }
+    if let Some(max) = e.max_expunged
+        && r.messages.expunged > max
+    {
+        unmet.push(format!(
+            "{} message(s) in cyrus.expunge, at most {max} expected",
+            r.messages.expunged
+        ));
+    }
     unmet
 }

@@ -242,6 +242,9 @@ pub struct Expect {
     pub partition_full: Option<bool>,
     pub max_lost: Option<u64>,
     pub min_lost: Option<u64>,
+    /// Bounds on the messages left in cyrus.expunge files at the end.
+    pub min_expunged: Option<u64>,
+    pub max_expunged: Option<u64>,
 }
 
 /// An integer, or a range `"a..b"` / `"a..=b"` drawn from the seed.
