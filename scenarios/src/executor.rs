@@ -394,7 +394,7 @@ pub fn execute(
         }
         // Faults the filesystem raised that no Cyrus process reported (a read past a map).
         for e in w.fs.events_since(sim_events_seen) {
-            if e.kind == sim::EventKind::Segv {
+            if matches!(e.kind, sim::EventKind::Segv | sim::EventKind::MapTail) {
                 let key = ("map-read-past-length".to_string(), e.detail.clone());
                 if seen.insert(key, ()).is_none() {
                     violations.push(Violation {

@@ -60,6 +60,10 @@ pub fn setup(sc: &Scenario, seed: u64) -> Setup {
         block_size: f.fs.block_size,
         capacity: f.fs.capacity.0,
         page_staleness: f.fs.page_staleness,
+        map_tail: match f.fs.map_tail {
+            MapTailName::Fault => sim::MapTail::Fault,
+            MapTailName::Page => sim::MapTail::Page,
+        },
         short_write_on_enospc: f.fs.short_write_on_enospc,
         faults,
         ..SimConfig::default()

@@ -69,10 +69,20 @@ pub enum CoherenceName {
     Nommap,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapTailName {
+    Fault,
+    Page,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FsSpec {
     pub coherence: CoherenceName,
+    /// A read past a map's length inside its last page: `fault` (default) or `page` (reads
+    /// the file there, as a real kernel does).
+    pub map_tail: MapTailName,
     pub page_size: u64,
     pub block_size: u64,
     pub capacity: Bytes,
@@ -88,6 +98,7 @@ impl Default for FsSpec {
     fn default() -> Self {
         FsSpec {
             coherence: CoherenceName::Shared,
+            map_tail: MapTailName::Fault,
             page_size: 4096,
             block_size: 4096,
             capacity: Bytes(1 << 40),

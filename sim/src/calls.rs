@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::faults::FaultAction;
-use crate::mapping::Map;
+use crate::mapping::{Map, MapTail};
 use crate::namespace::{EISDIR, ENOTDIR, check_dir, check_path};
 use crate::process::OpenFile;
 use crate::simfs::{SimFs, data_hash, stat_of};
@@ -529,7 +529,7 @@ impl SimFs {
         let Some(Some(i)) = self.inodes.get_mut(file.ino as usize - 1) else {
             return err(Errno::BadF, "inode gone");
         };
-        let map = Map::new(
+        let mut map = Map::new(
             file.ino,
             len,
             coherence,
@@ -537,6 +537,10 @@ impl SimFs {
             &mut i.live,
             &mut self.interner,
         );
+        if self.cfg.map_tail == MapTail::Page {
+            let page = self.cfg.page_size.max(1);
+            map.reach = len.div_ceil(page).saturating_mul(page);
+        }
         i.maps += 1;
         Ok(self.procs.get_mut(pid)?.add_map(map))
     }

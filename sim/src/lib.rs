@@ -42,7 +42,7 @@ pub mod vfs;
 mod vfs_impl;
 
 pub use faults::{FaultAction, FaultPlan, FaultRule, RandomFaults, Trigger};
-pub use mapping::Coherence;
+pub use mapping::{Coherence, MapTail};
 pub use realfs::{RealConfig, RealFs};
 pub use series::{Peaks, Sample};
 pub use simfs::{SimConfig, SimFs};

@@ -55,9 +55,25 @@ enum View {
 pub struct Map {
     pub ino: u64,
     pub len: u64,
+    /// How far reads may go without a fault: `len`, or `len` rounded up to a whole page
+    /// (see [`MapTail`]).
+    pub reach: u64,
     view: View,
     /// With `page_staleness`: each page's contents as first touched through this map.
     stale: Option<BTreeMap<u64, Box<[u8]>>>,
+}
+
+/// What a read past a map's length but inside its last page does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MapTail {
+    /// A segfault-class fault at any byte at or past the length the map was made with
+    /// (DESIGN.md's model: such a read is undefined behaviour in C, so flag it loudly).
+    #[default]
+    Fault,
+    /// As a real kernel does: a map covers whole pages, so bytes past its length inside the
+    /// last page read the file as it is there (zeros past EOF); only a read past that page
+    /// faults. Such reads are still reported (as a `map_tail` event) for the oracles.
+    Page,
 }
 
 /// A map-read fault: the kind (`Segv` or `Bus`) and what happened.
@@ -87,6 +103,7 @@ impl Map {
         Map {
             ino,
             len,
+            reach: len,
             view,
             stale,
         }
@@ -99,10 +116,10 @@ impl Map {
         offset: u64,
         buf: &mut [u8],
         page: u64,
-    ) -> Result<(), MapFault> {
+    ) -> Result<bool, MapFault> {
         let end = offset.checked_add(buf.len() as u64);
         match end {
-            Some(end) if offset < self.len && end <= self.len => {}
+            Some(end) if offset < self.reach && end <= self.reach => {}
             _ => {
                 return Err((
                     Errno::Segv,
@@ -115,7 +132,7 @@ impl Map {
             }
         }
         if buf.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let end = offset + buf.len() as u64;
         let page = page.max(1);
@@ -137,7 +154,7 @@ impl Map {
         } else {
             self.view_fill(live, offset, buf);
         }
-        Ok(())
+        Ok(end > self.len)
     }
 
     /// The first offset at or after `offset` where this map may show a non-zero byte; the
@@ -221,7 +238,7 @@ mod tests {
 
     fn read(m: &mut Map, f: &SparseFile, off: u64, n: usize) -> Result<Vec<u8>, Errno> {
         let mut b = vec![0xAA; n];
-        m.read(f, off, &mut b, 4096).map(|()| b).map_err(|(e, _)| e)
+        m.read(f, off, &mut b, 4096).map(|_| b).map_err(|(e, _)| e)
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::durability::Durability;
 use crate::faults::FaultPlan;
 use crate::hash::{SimRng, content_hash};
 use crate::locks::Locks;
-use crate::mapping::Coherence;
+use crate::mapping::{Coherence, MapTail};
 use crate::namespace::Namespace;
 use crate::partition::{DEFAULT_CAPACITY, DEFAULT_MAX_FILE_SIZE, Partition, Sizes};
 use crate::process::{ProcessTable, who};
@@ -51,6 +51,9 @@ pub struct SimConfig {
     /// A page seen through a map keeps the contents it had when first touched, whatever is
     /// written later (a stale-TLB / non-coherent cache model). Default false.
     pub page_staleness: bool,
+    /// What a read past a map's length inside its last page does: a fault (default, as
+    /// DESIGN.md models it) or, as a real kernel, the file's bytes there.
+    pub map_tail: MapTail,
     /// Faults to inject. Default: none.
     pub faults: FaultPlan,
     /// Trace entries kept in memory (the newest); the digest always covers every call.
@@ -70,6 +73,7 @@ impl Default for SimConfig {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             short_write_on_enospc: true,
             page_staleness: false,
+            map_tail: MapTail::Fault,
             faults: FaultPlan::default(),
             trace_keep: DEFAULT_TRACE_KEEP,
         }

@@ -340,6 +340,8 @@ pub enum EventKind {
     PowerLoss,
     LockWait,
     ShortWrite,
+    /// A read past a map's length inside its last page (with `MapTail::Page`).
+    MapTail,
 }
 
 impl EventKind {
@@ -354,6 +356,7 @@ impl EventKind {
             EventKind::PowerLoss => "power_loss",
             EventKind::LockWait => "lock_wait",
             EventKind::ShortWrite => "short_write",
+            EventKind::MapTail => "map_tail",
         }
     }
 }

@@ -227,7 +227,18 @@ impl Vfs for SimFs {
             _ => Err((Errno::Bus, "the mapped inode is gone".to_string())),
         };
         match fault {
-            Ok(()) => Ok(()),
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                let d = format!(
+                    "map {} of {}: read of {} bytes at offset {offset} past the map's length, inside its last page",
+                    map.0,
+                    self.who(pid),
+                    buf.len()
+                );
+                let seq = self.trace.count();
+                self.event(seq, Some(pid), EventKind::MapTail, d);
+                Ok(())
+            }
             Err((errno, detail)) => {
                 let kind = if errno == Errno::Segv {
                     EventKind::Segv

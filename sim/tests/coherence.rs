@@ -202,3 +202,37 @@ fn map_next_data_skips_holes_and_never_skips_data() {
         );
     }
 }
+
+#[test]
+fn with_page_tails_a_read_past_the_length_inside_the_last_page_reads_the_file() {
+    let mut fs = SimFs::new(SimConfig {
+        map_tail: sim::MapTail::Page,
+        ..SimConfig::default()
+    });
+    let pid = fs.spawn("t");
+    let fd = fs.open(pid, "f", OpenFlags::RDWR_CREATE).unwrap();
+    fs.pwrite(pid, fd, &[7u8; 336], 0).unwrap();
+    let m = fs.mmap(pid, fd, 336).unwrap();
+    // Past the length, past EOF, inside the page: zeros, and a map_tail event.
+    let mut buf = [1u8; 80];
+    fs.map_read(pid, m, 336, &mut buf).unwrap();
+    assert_eq!(buf, [0u8; 80]);
+    assert_eq!(fs.events().last().unwrap().kind, sim::EventKind::MapTail);
+    // The file grows: the same bytes of the page now show its data.
+    fs.pwrite(pid, fd, &[9u8; 100], 336).unwrap();
+    fs.map_read(pid, m, 336, &mut buf).unwrap();
+    assert_eq!(buf, [9u8; 80]);
+    // Past the last page: a segfault as before.
+    let e = fs.map_read(pid, m, 4096, &mut buf).unwrap_err();
+    assert_eq!(e.errno, sim::Errno::Segv);
+    // With the default, the first read past the length already faults.
+    let mut strict = SimFs::new(SimConfig::default());
+    let pid = strict.spawn("t");
+    let fd = strict.open(pid, "f", OpenFlags::RDWR_CREATE).unwrap();
+    strict.pwrite(pid, fd, &[7u8; 336], 0).unwrap();
+    let m = strict.mmap(pid, fd, 336).unwrap();
+    assert_eq!(
+        strict.map_read(pid, m, 336, &mut buf).unwrap_err().errno,
+        sim::Errno::Segv
+    );
+}
