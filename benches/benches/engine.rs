@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use benches::{ExpungeOp, build_mailbox, check_report, run_expunge};
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use engine::Log;
 use sim::{RealConfig, RealFs, SimFs};
 
@@ -68,6 +68,7 @@ fn bench_engine(c: &mut Criterion) {
             // The machine is shared: few samples for the big mailboxes (10 is criterion's least).
             if n >= 10_000 {
                 g.sample_size(10);
+                g.sampling_mode(SamplingMode::Flat);
                 g.warm_up_time(Duration::from_millis(500));
             }
 
