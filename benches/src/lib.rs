@@ -16,6 +16,7 @@ use engine::process_records::{Decide, EXPUNGE_CLEANUP, EXPUNGE_FORCE, ExpireRock
 use engine::{CResult, Cx, Log, Site, Version};
 use sim::{OpenFlags, Vfs};
 
+pub mod peers;
 pub mod repro;
 
 pub const DAY: u32 = 86_400;
