@@ -62,7 +62,7 @@ else
     echo "the expunge-sim binary does not build here yet; falling back" >&2
 fi
 
-cargo build --release --locked -p benches --example repro_2008 >/dev/null
+cargo build --quiet --release --locked -p benches --example repro_2008
 REPRO=target/release/examples/repro_2008
 if [ "$used_cli" = no ]; then
     read -r wall rss rc < <(measure "$REPRO" sim "$GIB")
