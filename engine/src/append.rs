@@ -38,14 +38,27 @@ pub fn cache_record_for(uid: u32) -> Vec<u8> {
         "BCC",
         "SUBJECT",
     ];
-    let mut out = Vec::with_capacity(160);
-    for name in NAMES {
-        let data = format!("{name} of uid {uid}");
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        out.extend_from_slice(data.as_bytes());
-        while out.len() % 4 != 0 {
-            out.push(0);
+    // The oracle rebuilds this for every record after every step: no formatting machinery.
+    let mut digits = [0u8; 10];
+    let mut n = uid;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
+    }
+    let uid_text = &digits[i..];
+    let mut out = Vec::with_capacity(224);
+    for name in NAMES {
+        let len = name.len() + b" of uid ".len() + uid_text.len();
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b" of uid ");
+        out.extend_from_slice(uid_text);
+        out.resize(out.len().next_multiple_of(4), 0);
     }
     out
 }

@@ -286,3 +286,21 @@ fn cache_length_near_u32_max_wraps_in_c_and_is_refused_when_checked() {
         Err(CacheError::Truncated { item: 0, .. })
     ));
 }
+
+#[test]
+fn the_cache_record_written_for_a_uid_is_ten_padded_items_naming_it() {
+    let rec = engine::append::cache_record_for(42);
+    let parsed = engine::format::cache::CacheRecord::parse_at(&rec, 0)
+        .expect("parses")
+        .0;
+    assert_eq!(parsed.items[0], b"ENVELOPE of uid 42");
+    assert_eq!(parsed.items[9], b"SUBJECT of uid 42");
+    assert_eq!(rec.len() % 4, 0);
+    // 4-byte length, then "ENVELOPE of uid 42" (18 bytes) padded to 20.
+    assert_eq!(&rec[..4], &[0, 0, 0, 18]);
+    assert_eq!(&rec[22..24], &[0, 0]);
+    assert_ne!(
+        engine::append::cache_record_for(0),
+        engine::append::cache_record_for(4_294_967_295)
+    );
+}

@@ -308,9 +308,7 @@ impl World {
     /// A copy of the filesystem for looking, with no faults armed: a look must never trip
     /// the fault plan meant for the run.
     fn snapshot(&self) -> SimFs {
-        let mut snap = self.fs.clone();
-        snap.set_fault_plan(FaultPlan::default());
-        snap
+        self.fs.snapshot()
     }
 
     /// Run the oracles on a copy of the filesystem (a cheap clone: blocks are shared), so

@@ -165,6 +165,29 @@ impl SimFs {
         }
     }
 
+    /// A copy to look at, not to replay: the files, names, processes and maps as they are,
+    /// with no fault plan, an empty trace (keeping nothing), no events and no series. Much
+    /// cheaper than `clone` when the trace keeps many entries; what an oracle reads through
+    /// it is not a call of the run.
+    pub fn snapshot(&self) -> SimFs {
+        let mut cfg = self.cfg.clone();
+        cfg.faults = FaultPlan::default();
+        cfg.trace_keep = 0;
+        SimFs {
+            rng: self.rng.clone(),
+            part: self.part.clone(),
+            trace: Trace::new(0),
+            inodes: self.inodes.clone(),
+            ns: self.ns.clone(),
+            procs: self.procs.clone(),
+            interner: self.interner.clone(),
+            events: EventLog::default(),
+            series: Series::default(),
+            call_counts: Vec::new(),
+            cfg,
+        }
+    }
+
     pub fn config(&self) -> &SimConfig {
         &self.cfg
     }

@@ -103,7 +103,8 @@ pub(crate) fn scan_records(
     let mut sums = Sums::default();
     let mut prev_uid: Option<(u64, u32)> = None;
     let mut seen: HashSet<u32> = HashSet::new();
-    let mut buf = vec![0u8; (CHUNK_RECORDS * rs) as usize];
+    // A chunk of records, never bigger than the records to scan.
+    let mut buf = vec![0u8; (CHUNK_RECORDS.min(end.max(1)) * rs) as usize];
     let mut msgno = 1u64;
     while msgno <= end {
         let off = geom.start_offset + (msgno - 1) * rs;

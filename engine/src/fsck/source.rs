@@ -268,7 +268,9 @@ impl<'a> Window<'a> {
         }
         let inside = offset >= self.base && offset + 4 <= self.base + self.valid as u64;
         if !inside {
-            self.buf.resize(WINDOW, 0);
+            // Never more than the source holds from here: a small cache file costs its size.
+            let want = WINDOW.min(usize::try_from(self.len - offset).unwrap_or(WINDOW));
+            self.buf.resize(want, 0);
             self.base = offset;
             self.valid = read_full_at(self.src, offset, &mut self.buf)?;
             if self.valid < 4 {
