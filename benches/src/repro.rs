@@ -39,18 +39,7 @@ struct World {
 
 impl World {
     fn with<R>(&mut self, name: &str, f: impl FnOnce(&mut Cx) -> R) -> R {
-        let pid = self.fs.spawn(name);
-        let mut cx = Cx {
-            fs: &mut self.fs,
-            pid,
-            name: name.to_string(),
-            site: &self.site,
-            now: self.now,
-            log: &mut self.log,
-        };
-        let r = f(&mut cx);
-        let _ = self.fs.kill(pid);
-        r
+        engine::cx::as_process(&mut self.fs, &self.site, self.now, &mut self.log, name, f)
     }
 
     fn deliver(&mut self, sentdate: u32, size: u32) {

@@ -26,18 +26,6 @@ pub struct Delivery {
 /// and data padded to 4 bytes. The content is a function of the UID so the fsck can tell
 /// whose record an offset points at.
 pub fn cache_record_for(uid: u32) -> Vec<u8> {
-    const NAMES: [&str; 10] = [
-        "ENVELOPE",
-        "BODYSTRUCTURE",
-        "BODY",
-        "SECTION",
-        "HEADERS",
-        "FROM",
-        "TO",
-        "CC",
-        "BCC",
-        "SUBJECT",
-    ];
     // The oracle rebuilds this for every record after every step: no formatting machinery.
     let mut digits = [0u8; 10];
     let mut n = uid;
@@ -52,7 +40,7 @@ pub fn cache_record_for(uid: u32) -> Vec<u8> {
     }
     let uid_text = &digits[i..];
     let mut out = Vec::with_capacity(224);
-    for name in NAMES {
+    for name in crate::format::CACHE_FIELD_NAMES {
         let len = name.len() + b" of uid ".len() + uid_text.len();
         out.extend_from_slice(&(len as u32).to_be_bytes());
         out.extend_from_slice(name.as_bytes());

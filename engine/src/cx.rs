@@ -192,3 +192,27 @@ impl Cx<'_> {
         Ok(())
     }
 }
+
+/// Run `f` as a fresh process called `name`, which exits afterwards: its fds, locks and maps
+/// go with it, as when a Cyrus program ends.
+pub fn as_process<R>(
+    fs: &mut dyn Vfs,
+    site: &Site,
+    now: u32,
+    log: &mut Log,
+    name: &str,
+    f: impl FnOnce(&mut Cx) -> R,
+) -> R {
+    let pid = fs.spawn(name);
+    let mut cx = Cx {
+        fs: &mut *fs,
+        pid,
+        name: name.to_string(),
+        site,
+        now,
+        log,
+    };
+    let r = f(&mut cx);
+    let _ = fs.kill(pid);
+    r
+}

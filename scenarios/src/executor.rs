@@ -10,7 +10,7 @@ use engine::ghost::Ghost;
 use engine::mailbox::{mailbox_close, mailbox_create, mailbox_open_and_lock};
 use engine::oracle::{Verdict, check_all};
 use engine::{Cx, CyrusError, ExpungeMode, Log, NoteKind, Site, Strategy};
-use sim::{FaultAction, FaultPlan, SimFs, Vfs};
+use sim::{FaultAction, FaultPlan, SimFs};
 
 use crate::report::*;
 
@@ -160,18 +160,7 @@ impl World {
         if !self.processes.iter().any(|p| p == name) {
             self.processes.push(name.to_string());
         }
-        let pid = self.fs.spawn(name);
-        let mut cx = Cx {
-            fs: &mut self.fs,
-            pid,
-            name: name.to_string(),
-            site: &self.site,
-            now: self.now,
-            log: &mut self.log,
-        };
-        let r = f(&mut cx);
-        let _ = self.fs.kill(pid);
-        r
+        engine::cx::as_process(&mut self.fs, &self.site, self.now, &mut self.log, name, f)
     }
 
     pub fn processes(&self) -> &[String] {

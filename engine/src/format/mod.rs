@@ -21,22 +21,24 @@ pub use record::{
     RECORD_SIZE_MINOR9, RECORD_SIZE_MINOR10,
 };
 
-/// Big-endian u32 at `off`; the caller guarantees `off + 4 <= b.len()`.
-pub(crate) fn be32(b: &[u8], off: usize) -> u32 {
+/// Big-endian u32 at `off` (Cyrus's `ntohl(*(bit32 *)(b + off))`); the caller guarantees
+/// `off + 4 <= b.len()`.
+pub fn be32(b: &[u8], off: usize) -> u32 {
     u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
 /// Big-endian u64 at `off`; the caller guarantees `off + 8 <= b.len()`.
-pub(crate) fn be64(b: &[u8], off: usize) -> u64 {
+pub fn be64(b: &[u8], off: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[off..off + 8]);
     u64::from_be_bytes(a)
 }
 
-pub(crate) fn put32(b: &mut [u8], off: usize, v: u32) {
+/// `*(bit32 *)(b + off) = htonl(v)`.
+pub fn put32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_be_bytes());
 }
 
-pub(crate) fn put64(b: &mut [u8], off: usize, v: u64) {
+pub fn put64(b: &mut [u8], off: usize, v: u64) {
     b[off..off + 8].copy_from_slice(&v.to_be_bytes());
 }
