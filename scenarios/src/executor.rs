@@ -37,6 +37,10 @@ pub enum Op {
     Open {
         mailbox: String,
     },
+    /// `unexpunge -l`: a reader of cyrus.expunge.
+    Unexpunge {
+        mailbox: String,
+    },
     CyrExpire,
     Advance {
         secs: u32,
@@ -80,6 +84,7 @@ impl Op {
             }
             Op::Expunge { mailbox } => format!("imapd EXPUNGE in {mailbox}"),
             Op::Open { mailbox } => format!("imapd SELECT {mailbox}"),
+            Op::Unexpunge { mailbox } => format!("unexpunge -l {mailbox}"),
             Op::CyrExpire => "cyr_expire runs".to_string(),
             Op::Advance { secs } => format!("the clock advances {}", human_secs(*secs)),
             Op::Upgrade { version } => format!("the site upgrades to Cyrus {}", version.name()),
@@ -124,6 +129,9 @@ pub struct Setup {
 }
 
 /// The simulated site: the filesystem, Cyrus's configuration, the clock, and ghost state.
+/// Cloning is cheap (the filesystem's blocks are shared): the crash sweep clones a world
+/// once per crash point.
+#[derive(Clone)]
 pub struct World {
     pub fs: SimFs,
     pub site: Site,
@@ -135,6 +143,9 @@ pub struct World {
     pub log: Log,
     pub rng: crate::scenario::Rng,
     processes: Vec<String>,
+    /// The name the next ops run under instead of their program's ("imapd-u3"): the
+    /// multi-process world sets it to the node that applies the op.
+    actor: Option<String>,
 }
 
 impl World {
@@ -152,15 +163,32 @@ impl World {
             log: Log::default(),
             rng: crate::scenario::Rng::new(seed.rotate_left(17)),
             processes: Vec::new(),
+            actor: None,
         }
     }
 
+    /// Run the following ops as process `name` (None: under their program's name).
+    pub fn set_actor(&mut self, name: Option<&str>) {
+        self.actor = name.map(str::to_string);
+    }
+
     /// Run `f` as a fresh process called `name`, which exits afterwards.
-    fn as_process<R>(&mut self, name: &str, f: impl FnOnce(&mut Cx) -> R) -> R {
+    fn as_process<R>(&mut self, program: &str, f: impl FnOnce(&mut Cx) -> R) -> R {
+        let name = self.actor.clone().unwrap_or_else(|| program.to_string());
+        let name = name.as_str();
         if !self.processes.iter().any(|p| p == name) {
             self.processes.push(name.to_string());
         }
         engine::cx::as_process(&mut self.fs, &self.site, self.now, &mut self.log, name, f)
+    }
+
+    /// imapd SELECT of `mailbox` by a fresh process (`Op::Open`), with Cyrus's answer: the
+    /// crash sweep's recovery needs to know whether the mailbox still opens.
+    pub fn open_mailbox(&mut self, mailbox: &str) -> Result<(), CyrusError> {
+        self.as_process("imapd", |cx| -> Result<(), CyrusError> {
+            let mut mb = mailbox_open_and_lock(cx, mailbox)?;
+            mailbox_close(cx, &mut mb)
+        })
     }
 
     pub fn processes(&self) -> &[String] {
@@ -232,19 +260,22 @@ impl World {
                 }
             }
             Op::Expunge { mailbox } => {
-                if self
-                    .as_process("imapd", |cx| imapd_expunge(cx, mailbox))
-                    .is_ok()
-                {
-                    self.ghost.user_expunged(mailbox, self.now);
+                // The user asked: an EXPUNGE that died half-way may have moved any of the
+                // \Deleted messages, and that is allowed.
+                match self.as_process("imapd", |cx| imapd_expunge(cx, mailbox)) {
+                    Ok(_) | Err(CyrusError::Died(..)) => {
+                        self.ghost.user_expunged(mailbox, self.now)
+                    }
+                    Err(_) => {}
                 }
             }
+            Op::Unexpunge { mailbox } => {
+                let _ = self.as_process("unexpunge", |cx| {
+                    engine::unexpunge::unexpunge_list(cx, mailbox)
+                });
+            }
             Op::Open { mailbox } => {
-                self.as_process("imapd", |cx| -> Result<(), CyrusError> {
-                    let mut mb = mailbox_open_and_lock(cx, mailbox)?;
-                    mailbox_close(cx, &mut mb)
-                })
-                .ok();
+                let _ = self.open_mailbox(mailbox);
             }
             Op::CyrExpire => {
                 let mailboxes = self.mailboxes.clone();
@@ -344,35 +375,84 @@ pub fn execute(
 ) -> Result<Run, RunError> {
     let started = std::time::Instant::now();
     let mut w = World::new(setup, strategy, seed);
+    set_trace(&mut w, opts)?;
+    let mut rec = Recorder::new(setup.start);
+    for op in ops {
+        rec.step(&mut w, op, "schedule");
+    }
+    rec.finish(w, setup, strategy, seed, started)
+}
+
+/// Send the run's filesystem trace to `opts.trace`, if asked.
+pub fn set_trace(w: &mut World, opts: &RunOptions) -> Result<(), RunError> {
     if let Some(path) = &opts.trace {
         let f = std::fs::File::create(path)
             .map_err(|e| RunError(format!("{}: cannot write the trace: {e}", path.display())))?;
         w.fs.set_trace_sink(Some(Box::new(std::io::BufWriter::new(f))));
     }
-    let mut violations: Vec<Violation> = Vec::new();
-    let mut seen: BTreeMap<(String, String), ()> = BTreeMap::new();
-    let mut story = Vec::new();
-    let mut events = Vec::new();
-    let mut boundaries = Vec::new();
-    let mut verdict = Verdict::default();
-    let mut sim_events_seen = 0usize;
-    for (step, op) in ops.iter().enumerate() {
+    Ok(())
+}
+
+/// What a run records step by step: the story, the events, the violations (each (check,
+/// file) once), and the call count at each step's end. Every schedule source drives one.
+pub struct Recorder {
+    start: u32,
+    step: usize,
+    violations: Vec<Violation>,
+    seen: BTreeMap<(String, String), ()>,
+    story: Vec<StoryLine>,
+    events: Vec<Event>,
+    boundaries: Vec<u64>,
+    verdict: Verdict,
+    sim_events_seen: usize,
+}
+
+impl Recorder {
+    pub fn new(start: u32) -> Recorder {
+        Recorder {
+            start,
+            step: 0,
+            violations: Vec::new(),
+            seen: BTreeMap::new(),
+            story: Vec::new(),
+            events: Vec::new(),
+            boundaries: Vec::new(),
+            verdict: Verdict::default(),
+            sim_events_seen: 0,
+        }
+    }
+
+    /// Steps recorded so far.
+    pub fn steps(&self) -> usize {
+        self.step
+    }
+
+    /// Apply `op` to `w` as one step told by `who` ("schedule", or the process that asked
+    /// for it), then run the oracles. Returns the notes the op produced.
+    pub fn step(&mut self, w: &mut World, op: &Op, who: &str) -> Vec<engine::Note> {
+        let step = self.step;
+        self.step += 1;
         let before = w.log.notes.len();
-        story.push(StoryLine {
+        self.story.push(StoryLine {
             step,
-            process: "schedule".to_string(),
-            text: format!("[{}] {}", clock(w.now - setup.start), op.describe()),
+            process: who.to_string(),
+            text: format!(
+                "[{}] {}",
+                clock(w.now.saturating_sub(self.start)),
+                op.describe()
+            ),
         });
         w.apply(op);
-        for n in &w.log.notes[before..] {
+        let notes = w.log.notes[before..].to_vec();
+        for n in &notes {
             match n.kind.event_name() {
-                Some(kind) => events.push(Event {
+                Some(kind) => self.events.push(Event {
                     kind: kind.to_string(),
                     step,
                     process: n.process.clone(),
                     detail: n.detail.clone(),
                 }),
-                None => story.push(StoryLine {
+                None => self.story.push(StoryLine {
                     step,
                     process: n.process.clone(),
                     text: n.detail.clone(),
@@ -380,11 +460,11 @@ pub fn execute(
             }
         }
         // Faults the filesystem raised that no Cyrus process reported (a read past a map).
-        for e in w.fs.events_since(sim_events_seen) {
+        for e in w.fs.events_since(self.sim_events_seen) {
             if matches!(e.kind, sim::EventKind::Segv | sim::EventKind::MapTail) {
                 let key = ("map-read-past-length".to_string(), e.detail.clone());
-                if seen.insert(key, ()).is_none() {
-                    violations.push(Violation {
+                if self.seen.insert(key, ()).is_none() {
+                    self.violations.push(Violation {
                         check: "map-read-past-length".to_string(),
                         step,
                         detail: e.detail.clone(),
@@ -392,76 +472,98 @@ pub fn execute(
                 }
             }
         }
-        sim_events_seen = w.fs.events().len();
-        verdict = w.check();
-        for f in &verdict.findings {
+        self.sim_events_seen = w.fs.events().len();
+        self.verdict = w.check();
+        for f in &self.verdict.findings {
             let key = (f.check.clone(), f.file.clone());
-            if seen.insert(key, ()).is_none() {
-                violations.push(Violation {
+            if self.seen.insert(key, ()).is_none() {
+                self.violations.push(Violation {
                     check: f.check.clone(),
                     step,
                     detail: format!("{}: {}", f.file, f.detail),
                 });
             }
         }
-        boundaries.push(w.fs.calls());
+        self.boundaries.push(w.fs.calls());
+        notes
     }
-    w.fs.flush_trace()
-        .map_err(|e| RunError(format!("writing the trace: {e}")))?;
-    let peaks = w.fs.peaks();
-    let (capacity, used) = w.fs.partition();
-    let files =
-        w.fs.files()
-            .into_iter()
-            .map(|(p, s)| {
-                (
-                    p,
-                    FileSize {
-                        apparent_bytes: s.size,
-                        allocated_bytes: s.allocated,
-                    },
-                )
-            })
-            .collect();
-    let mut report = RunReport {
-        scenario: setup.scenario.clone(),
-        strategy: strategy.name().to_string(),
-        seed,
-        trace_digest: format!("{:016x}", w.fs.trace_digest()),
-        sim_calls: w.fs.calls(),
-        processes: w.processes().to_vec(),
-        violations,
-        events,
-        peak: Peak {
-            apparent_bytes: peaks.apparent,
-            allocated_bytes: peaks.allocated,
-            partition_used_bytes: peaks.partition_used,
-        },
-        files,
-        partition: Partition {
-            capacity_bytes: capacity,
-            used_bytes: used,
-        },
-        messages: Messages {
-            delivered: verdict.delivered,
-            live: verdict.live,
-            expunged: verdict.expunged,
-            purged: verdict.purged,
-            lost: verdict.lost,
-        },
-        expectations_met: None,
-        unmet: Vec::new(),
-        reproduce: format!(
-            "expunge-sim run {} --strategy {} --seed {seed}",
-            setup.scenario,
-            strategy.name()
-        ),
-        series: series_by_step(&w.fs, &boundaries),
-        story,
-        wall_ms: 0,
-    };
-    report.wall_ms = started.elapsed().as_millis() as u64;
-    Ok(Run { report, fs: w.fs })
+
+    /// A line of the story that is not an op (a node restarted, a process waits).
+    pub fn tell(&mut self, w: &World, process: &str, text: String) {
+        self.story.push(StoryLine {
+            step: self.step.saturating_sub(1),
+            process: process.to_string(),
+            text: format!("[{}] {text}", clock(w.now.saturating_sub(self.start))),
+        });
+    }
+
+    /// The report of the run that ended with `w`.
+    pub fn finish(
+        self,
+        mut w: World,
+        setup: &Setup,
+        strategy: Strategy,
+        seed: u64,
+        started: std::time::Instant,
+    ) -> Result<Run, RunError> {
+        w.fs.flush_trace()
+            .map_err(|e| RunError(format!("writing the trace: {e}")))?;
+        let peaks = w.fs.peaks();
+        let (capacity, used) = w.fs.partition();
+        let files =
+            w.fs.files()
+                .into_iter()
+                .map(|(p, s)| {
+                    (
+                        p,
+                        FileSize {
+                            apparent_bytes: s.size,
+                            allocated_bytes: s.allocated,
+                        },
+                    )
+                })
+                .collect();
+        let verdict = self.verdict;
+        let mut report = RunReport {
+            scenario: setup.scenario.clone(),
+            strategy: strategy.name().to_string(),
+            seed,
+            trace_digest: format!("{:016x}", w.fs.trace_digest()),
+            sim_calls: w.fs.calls(),
+            processes: w.processes().to_vec(),
+            violations: self.violations,
+            events: self.events,
+            peak: Peak {
+                apparent_bytes: peaks.apparent,
+                allocated_bytes: peaks.allocated,
+                partition_used_bytes: peaks.partition_used,
+            },
+            files,
+            partition: Partition {
+                capacity_bytes: capacity,
+                used_bytes: used,
+            },
+            messages: Messages {
+                delivered: verdict.delivered,
+                live: verdict.live,
+                expunged: verdict.expunged,
+                purged: verdict.purged,
+                lost: verdict.lost,
+            },
+            expectations_met: None,
+            unmet: Vec::new(),
+            reproduce: format!(
+                "expunge-sim run {} --strategy {} --seed {seed}",
+                setup.scenario,
+                strategy.name()
+            ),
+            series: series_by_step(&w.fs, &self.boundaries),
+            story: self.story,
+            wall_ms: 0,
+        };
+        report.wall_ms = started.elapsed().as_millis() as u64;
+        Ok(Run { report, fs: w.fs })
+    }
 }
 
 /// The filesystem's size series, each point labelled with the step it fell in.

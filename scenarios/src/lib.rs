@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod crash;
 pub mod executor;
 pub mod expect;
 pub mod export;
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod sweep;
+pub mod world;
 
 pub use catalog::catalog_names;
 pub use executor::{Run, RunError, RunOptions};
@@ -49,7 +51,17 @@ pub fn load(spec: &str) -> Result<Scenario, ScenarioError> {
     scenario::parse(&text, spec, stem)
 }
 
-/// Run a scenario under a strategy with a seed, and judge it.
+/// Why this build cannot run a multi-process scenario.
+pub fn world_refusal(name: &str) -> String {
+    format!(
+        "scenario {name} is multi-process and needs the simulation build: build with \
+         `--cfg madsim` (set in .cargo/config.toml; a RUSTFLAGS environment variable \
+         replaces it, so add `--cfg madsim` to RUSTFLAGS too)"
+    )
+}
+
+/// Run a scenario under a strategy with a seed, and judge it. A multi-process scenario runs
+/// in the madsim world (simulation builds only); every other through the schedule.
 pub fn run(
     sc: &Scenario,
     strategy: Strategy,
@@ -57,12 +69,31 @@ pub fn run(
     opts: &RunOptions,
 ) -> Result<Run, RunError> {
     let setup = plan::setup(sc, seed);
-    let ops = plan::ops(sc, seed).map_err(|e| RunError(format!("{}: {e}", sc.origin)))?;
-    let mut run = executor::execute(&setup, &ops, strategy, seed, opts)?;
+    let mut run = if sc.is_multi_process() {
+        run_world(sc, strategy, seed, opts)?
+    } else {
+        let ops = plan::ops(sc, seed).map_err(|e| RunError(format!("{}: {e}", sc.origin)))?;
+        executor::execute(&setup, &ops, strategy, seed, opts)?
+    };
     if let Some(e) = sc.expectation(strategy) {
         let unmet = expect::judge(e, &run.report, setup.sim.block_size);
         run.report.expectations_met = Some(unmet.is_empty());
         run.report.unmet = unmet;
     }
     Ok(run)
+}
+
+#[cfg(madsim)]
+fn run_world(
+    sc: &Scenario,
+    strategy: Strategy,
+    seed: u64,
+    opts: &RunOptions,
+) -> Result<Run, RunError> {
+    world::run(sc, strategy, seed, opts)
+}
+
+#[cfg(not(madsim))]
+fn run_world(sc: &Scenario, _: Strategy, _: u64, _: &RunOptions) -> Result<Run, RunError> {
+    Err(RunError(world_refusal(sc.name())))
 }

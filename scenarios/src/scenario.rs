@@ -30,7 +30,10 @@ pub struct ScenarioFile {
     pub steps: Vec<StepSpec>,
     /// Processes of a multi-process world (madsim); empty for a single schedule.
     #[serde(default, rename = "process")]
-    pub processes: Vec<toml::Value>,
+    pub processes: Vec<crate::world::spec::ProcessSpec>,
+    /// How long the multi-process world runs, and its kills and power losses.
+    #[serde(default)]
+    pub world: crate::world::spec::WorldSpec,
     #[serde(default)]
     pub expect: BTreeMap<StrategyName, Expect>,
 }

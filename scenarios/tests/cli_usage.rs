@@ -67,8 +67,11 @@ fn an_unknown_command_is_refused() {
 }
 
 #[test]
-fn crash_is_not_implemented_yet_and_is_refused_as_unknown() {
-    refused(&["crash", "blair-2008"], &["unknown command"]);
+fn crash_refuses_an_unknown_mode_with_its_usage() {
+    refused(
+        &["crash", "blair-2008", "--mode", "melt"],
+        &["power, kill or both", "usage: expunge-sim crash"],
+    );
 }
 
 #[test]
