@@ -81,6 +81,29 @@ pub fn check_all(fs: &mut dyn Vfs, ghost: &Ghost) -> Verdict {
     v
 }
 
+/// Run every oracle over one mailbox the ghost knows (an empty verdict for one it does not).
+pub fn check_one(fs: &mut dyn Vfs, ghost: &Ghost, name: &str) -> Verdict {
+    let mut v = Verdict::default();
+    if let Some(gm) = ghost.mailboxes.get(name) {
+        let pid = fs.spawn("fsck");
+        check_mailbox(fs, pid, ghost, name, gm, &mut v);
+        let _ = fs.kill(pid);
+    }
+    v
+}
+
+impl Verdict {
+    /// Add another mailbox's verdict to this one.
+    pub fn absorb(&mut self, other: &Verdict) {
+        self.findings.extend(other.findings.iter().cloned());
+        self.delivered += other.delivered;
+        self.live += other.live;
+        self.expunged += other.expunged;
+        self.purged += other.purged;
+        self.lost += other.lost;
+    }
+}
+
 fn read_header(f: &mut VfsFile) -> Option<IndexHeader> {
     let mut h = [0u8; INDEX_HEADER_SIZE];
     let n = f.read_at(0, &mut h).ok()?;

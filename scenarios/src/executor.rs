@@ -60,6 +60,28 @@ pub enum Op {
 }
 
 impl Op {
+    /// The one mailbox this op can change, if it is confined to one. `None` for ops that
+    /// change no file (the clock, an annotation) or may change any (cyr_expire, power loss).
+    fn confined_to(&self) -> Option<&str> {
+        match self {
+            Op::Create { mailbox, .. }
+            | Op::Deliver { mailbox, .. }
+            | Op::Delete { mailbox, .. }
+            | Op::Expunge { mailbox }
+            | Op::Open { mailbox }
+            | Op::Unexpunge { mailbox } => Some(mailbox),
+            _ => None,
+        }
+    }
+
+    /// Whether the op changes no file at all.
+    fn touches_no_file(&self) -> bool {
+        matches!(
+            self,
+            Op::Advance { .. } | Op::Upgrade { .. } | Op::Annotate { .. } | Op::Arm { .. }
+        )
+    }
+
     /// A short description for the story.
     pub fn describe(&self) -> String {
         match self {
@@ -146,6 +168,9 @@ pub struct World {
     /// The name the next ops run under instead of their program's ("imapd-u3"): the
     /// multi-process world sets it to the node that applies the op.
     actor: Option<String>,
+    /// The oracles' last verdict per mailbox: after an op confined to one mailbox only that
+    /// one is judged again (see [`World::check_after`]).
+    verdicts: BTreeMap<String, Verdict>,
 }
 
 impl World {
@@ -164,6 +189,7 @@ impl World {
             rng: crate::scenario::Rng::new(seed.rotate_left(17)),
             processes: Vec::new(),
             actor: None,
+            verdicts: BTreeMap::new(),
         }
     }
 
@@ -336,6 +362,39 @@ impl World {
     pub fn check(&mut self) -> Verdict {
         check_all(&mut self.snapshot(), &self.ghost)
     }
+
+    /// The oracles after `op`, judging again only what the op could have changed: the one
+    /// mailbox an op confined to it touched (and any mailbox not judged yet), nothing after
+    /// an op that changes no file, everything after the rest or when `everything` (the
+    /// machine lost power, or a fault fired). The verdict equals [`World::check`]'s.
+    pub fn check_after(&mut self, op: &Op, everything: bool) -> Verdict {
+        let names: Vec<String> = self
+            .ghost
+            .mailboxes
+            .keys()
+            .filter(|name| {
+                everything
+                    || !self.verdicts.contains_key(*name)
+                    || match op.confined_to() {
+                        Some(m) => m == name.as_str(),
+                        None => !op.touches_no_file(),
+                    }
+            })
+            .cloned()
+            .collect();
+        if !names.is_empty() {
+            let mut fs = self.snapshot();
+            for name in names {
+                let v = engine::oracle::check_one(&mut fs, &self.ghost, &name);
+                self.verdicts.insert(name, v);
+            }
+        }
+        let mut all = Verdict::default();
+        for v in self.verdicts.values() {
+            all.absorb(v);
+        }
+        all
+    }
 }
 
 /// How a run is driven.
@@ -472,8 +531,13 @@ impl Recorder {
                 }
             }
         }
+        // A power loss or a kill can change more than the op's own mailbox.
+        let everything =
+            w.fs.events_since(self.sim_events_seen)
+                .iter()
+                .any(|e| matches!(e.kind, sim::EventKind::PowerLoss | sim::EventKind::Killed));
         self.sim_events_seen = w.fs.events().len();
-        self.verdict = w.check();
+        self.verdict = w.check_after(op, everything);
         for f in &self.verdict.findings {
             let key = (f.check.clone(), f.file.clone());
             if self.seen.insert(key, ()).is_none() {
