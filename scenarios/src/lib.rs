@@ -10,6 +10,7 @@ pub mod cli;
 pub mod executor;
 pub mod expect;
 pub mod export;
+pub mod fuzzing;
 pub mod plan;
 pub mod plot;
 pub mod progress;
