@@ -10,6 +10,7 @@ pub mod cyr_expire;
 pub mod expunge;
 pub mod format;
 pub mod fsck;
+pub mod fuzzing;
 pub mod ghost;
 pub mod layout;
 pub mod lock;

@@ -11,6 +11,7 @@ pub mod crash;
 pub mod executor;
 pub mod expect;
 pub mod export;
+pub mod fuzzing;
 pub mod plan;
 pub mod plot;
 pub mod progress;

@@ -37,6 +37,7 @@ pub mod process;
 pub mod realfs;
 pub mod series;
 pub mod simfs;
+pub mod testing;
 pub mod trace;
 pub mod vfs;
 mod vfs_impl;

@@ -12,6 +12,8 @@ use crate::format::{IndexHeader, IndexRecord};
 
 /// Records read per chunk: about 44 KiB at 88 bytes a record.
 const CHUNK_RECORDS: u64 = 512;
+/// Bytes read per chunk at most, whatever record_size a header claims.
+const CHUNK_BYTES: u64 = 64 * 1024;
 /// Examples kept per check; the rest are only counted.
 const MAX_EXAMPLES: usize = 5;
 
@@ -103,8 +105,17 @@ pub(crate) fn scan_records(
     let mut sums = Sums::default();
     let mut prev_uid: Option<(u64, u32)> = None;
     let mut seen: HashSet<u32> = HashSet::new();
-    // A chunk of records, never bigger than the records to scan.
-    let mut buf = vec![0u8; (CHUNK_RECORDS.min(end.max(1)) * rs) as usize];
+    // The buffer is sized by what there is to read, never by the header's record_size alone:
+    // a forged record_size of 2^32-1 must not allocate 512 times that. A record larger than a
+    // chunk is read one at a time, and only the bytes its layout parses.
+    let parsed = geom.minor.record_size() as u64;
+    let chunk_records = CHUNK_RECORDS.min(CHUNK_BYTES / rs).min(end).max(1);
+    let span = if chunk_records == 1 {
+        parsed.min(rs)
+    } else {
+        chunk_records * rs
+    };
+    let mut buf = vec![0u8; if end == 0 { 0 } else { span as usize }];
     let mut msgno = 1u64;
     while msgno <= end {
         let off = geom.start_offset + (msgno - 1) * rs;
@@ -125,12 +136,12 @@ pub(crate) fn scan_records(
             msgno += hole_records;
             continue;
         }
-        let n = CHUNK_RECORDS.min(end - msgno + 1);
-        let chunk = &mut buf[..(n * rs) as usize];
+        let n = chunk_records.min(end - msgno + 1);
+        let chunk = &mut buf[..((n - 1) * rs + span.min(rs)) as usize];
         read_full_at(src, off, chunk)?;
         for i in 0..n {
             let at = (i * rs) as usize;
-            let Some(rec) = IndexRecord::parse(&chunk[at..at + rs as usize], geom.minor) else {
+            let Some(rec) = IndexRecord::parse(&chunk[at..], geom.minor) else {
                 continue;
             };
             record(
