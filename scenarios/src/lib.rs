@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod plan;
 pub mod plot;
 pub mod progress;
+pub mod recorder;
 pub mod report;
 pub mod scenario;
 pub mod sweep;
