@@ -516,11 +516,12 @@ impl SimFs {
     pub(crate) fn do_mmap(&mut self, pid: Pid, fd: Fd, len: u64) -> VfsResult<MapId> {
         let file = self.open_file(pid, fd)?;
         let ctx = || format!("mmap of {len} bytes of fd {} by {}", fd.0, self.who(pid));
-        if !file.read {
-            return err(Errno::Acces, format!("{}: fd not open for reading", ctx()));
-        }
+        // Linux checks the length before the access mode (mm/mmap.c): EINVAL first.
         if len == 0 {
             return err(Errno::Inval, format!("{}: zero length", ctx()));
+        }
+        if !file.read {
+            return err(Errno::Acces, format!("{}: fd not open for reading", ctx()));
         }
         let (coherence, stale) = (self.cfg.coherence, self.cfg.page_staleness);
         if self.inode(file.ino).is_none() {

@@ -365,12 +365,12 @@ struct Tracker {
     open: [std::collections::BTreeMap<u32, OpenFlags>; 2],
 }
 
-/// Known disagreements, left out of the random traces until SimFs settles them, each with a
-/// test below that shows it (ignored while it fails):
+/// Disagreements once found, each with a test below that shows it (ignored while it fails),
+/// left out of the random traces while true:
 ///
 /// - `pwrite` on an `O_APPEND` fd: Linux appends at EOF whatever the offset (pwrite(2),
-///   BUGS); SimFs writes at the offset, as POSIX says.
-const SKIP_PWRITE_ON_APPEND_FD: bool = true;
+///   BUGS). Settled: SimFs appends too.
+const SKIP_PWRITE_ON_APPEND_FD: bool = false;
 
 /// Known disagreement: a directory emptied by unlink or rename. Linux keeps it (`list` shows
 /// `dir/`, listing it gives `[]`); SimFs's implicit directories vanish with their last file
@@ -378,9 +378,9 @@ const SKIP_PWRITE_ON_APPEND_FD: bool = true;
 /// absent on both sides.
 const EMPTY_DIRS_AS_ABSENT: bool = true;
 
-/// Known disagreement: `mmap` of length 0 on an fd not open for reading. Linux checks the
-/// length first (EINVAL); SimFs checks the access mode first (EACCES).
-const SKIP_ZERO_LENGTH_MMAP_OF_WRITE_ONLY_FD: bool = true;
+/// `mmap` of length 0 on an fd not open for reading: Linux checks the length first (EINVAL).
+/// Settled: SimFs does too.
+const SKIP_ZERO_LENGTH_MMAP_OF_WRITE_ONLY_FD: bool = false;
 
 impl Tracker {
     /// The op with its fd selector replaced by a concrete fd number: a selector below 224
@@ -648,7 +648,6 @@ fn allocation_rule_accepts_what_ext4_and_tmpfs_were_seen_to_do_and_nothing_else(
 /// Known disagreement (see [`SKIP_PWRITE_ON_APPEND_FD`]): on Linux, `pwrite` through an
 /// `O_APPEND` fd appends at EOF and ignores the offset.
 #[test]
-#[ignore = "SimFs writes at the offset; Linux appends (pwrite(2), BUGS)"]
 fn pwrite_on_an_append_fd_appends_on_linux() {
     let ops = [
         Op::Open {
@@ -695,7 +694,6 @@ fn an_emptied_directory_stays_on_linux() {
 
 /// Known disagreement (see [`SKIP_ZERO_LENGTH_MMAP_OF_WRITE_ONLY_FD`]).
 #[test]
-#[ignore = "SimFs says EACCES; Linux checks the zero length first and says EINVAL"]
 fn zero_length_mmap_of_a_write_only_fd_is_einval_on_linux() {
     let Some(shm) = tmpfs() else { return };
     let (_root, mut real) = real_on(&shm, "known-mmap0");
