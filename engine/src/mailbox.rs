@@ -150,7 +150,7 @@ pub fn read_full(cx: &mut Cx, fd: Fd, buf: &mut [u8]) -> CResult<usize> {
 pub fn mailbox_create(cx: &mut Cx, name: &str, uidvalidity: u32) -> CResult<()> {
     let path = mailbox_path(name);
     let minor = cx.site.version.minor_version();
-    let mut mb = Mailbox {
+    let mb = Mailbox {
         name: name.to_string(),
         path: path.clone(),
         generation_no: 0,
@@ -189,7 +189,6 @@ pub fn mailbox_create(cx: &mut Cx, name: &str, uidvalidity: u32) -> CResult<()> 
     }
     let r = cx.fs.fsync_dir(cx.pid, &path);
     cx.ignore(r)?;
-    mb.exists = 0;
     Ok(())
 }
 

@@ -79,7 +79,7 @@ impl StdioFile {
         while off < self.buf.len() {
             match cx.fs.write(cx.pid, self.fd, &self.buf[off..]) {
                 Ok(0) => {
-                    self.fail(cx, "short write of 0 bytes");
+                    self.fail("short write of 0 bytes");
                     break;
                 }
                 Ok(n) => off += n,
@@ -95,7 +95,7 @@ impl StdioFile {
                             cx.note(NoteKind::IoError, format!("write {}: {e}", self.path));
                         }
                     }
-                    self.fail(cx, &name);
+                    self.fail(&name);
                     break;
                 }
             }
@@ -104,7 +104,7 @@ impl StdioFile {
         Ok(())
     }
 
-    fn fail(&mut self, _cx: &mut Cx, what: &str) {
+    fn fail(&mut self, what: &str) {
         self.error = true;
         self.failed_writes += 1;
         if self.first_error.is_none() {
@@ -170,7 +170,4 @@ impl StdioFile {
         cx.ignore(r)?;
         Ok(())
     }
-
-    /// Drop the stream without flushing (the process died, or Cyrus leaked it).
-    pub fn abandon(self) {}
 }
