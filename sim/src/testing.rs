@@ -274,6 +274,17 @@ impl Default for Checker {
 }
 
 impl Checker {
+    /// An independent copy (the filesystem is cloned, blocks shared), for looking without
+    /// disturbing the original.
+    pub fn clone_of(c: &Checker) -> Checker {
+        Checker {
+            fs: c.fs.clone(),
+            model: c.model.clone(),
+            pids: c.pids.clone(),
+            step: c.step,
+        }
+    }
+
     pub fn new() -> Checker {
         let mut fs = SimFs::new(SimConfig {
             page_size: PAGE,
