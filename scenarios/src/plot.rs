@@ -19,9 +19,11 @@ const SERIES: [Series; 3] = [
     ("apparent size of the largest file", "#d62728", |p| {
         p.apparent_bytes
     }),
-    ("allocated bytes, all files", "#1f77b4", |p| {
-        p.allocated_bytes
-    }),
+    (
+        "allocated bytes of the most allocated file",
+        "#1f77b4",
+        |p| p.allocated_bytes,
+    ),
     ("partition used", "#2ca02c", |p| p.partition_used_bytes),
 ];
 
@@ -113,17 +115,26 @@ fn axes(s: &mut String, top_decade: i32, y: &dyn Fn(u64) -> f64) {
 /// A dashed line where each schedule step begins.
 fn step_markers(s: &mut String, points: &[SizePoint], x: &dyn Fn(u64) -> f64) {
     let mut last = None;
+    let mut last_label = f64::NEG_INFINITY;
     for p in points {
         if last != Some(p.step) {
             let px = x(p.call);
             let _ = writeln!(
                 s,
-                r##"<line class="step" x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{}" stroke="#999" stroke-dasharray="4 3"/><text x="{:.1}" y="{}" font-size="10" fill="#666">step {}</text>"##,
+                r##"<line class="step" x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{}" stroke="#999" stroke-dasharray="4 3"/>"##,
                 H - BOTTOM,
-                px + 2.0,
-                TOP + 10.0,
-                p.step
             );
+            // Label a marker only where the previous label leaves room for it.
+            if px - last_label >= 48.0 {
+                let _ = writeln!(
+                    s,
+                    r##"<text x="{:.1}" y="{}" font-size="10" fill="#666">step {}</text>"##,
+                    px + 2.0,
+                    TOP + 10.0,
+                    p.step
+                );
+                last_label = px;
+            }
             last = Some(p.step);
         }
     }
@@ -131,8 +142,9 @@ fn step_markers(s: &mut String, points: &[SizePoint], x: &dyn Fn(u64) -> f64) {
 
 fn legend(s: &mut String) {
     for (i, (label, colour, _)) in SERIES.iter().enumerate() {
-        let ly = TOP + 20.0 + i as f64 * 18.0;
-        let lx = LEFT + 20.0;
+        // Bottom right, where the log-scale lines of a blow-up are not.
+        let ly = H - BOTTOM - 20.0 - (SERIES.len() - 1 - i) as f64 * 18.0;
+        let lx = W - 280.0;
         let _ = writeln!(
             s,
             r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{label}</text>"#,

@@ -59,7 +59,7 @@ pub struct SizePoint {
     pub step: usize,
     /// The largest apparent size of any one file.
     pub apparent_bytes: u64,
-    /// Allocated bytes over all files.
+    /// The largest allocation of any one file.
     pub allocated_bytes: u64,
     pub partition_used_bytes: u64,
 }
