@@ -3,33 +3,10 @@
 //! the same functions the targets call. `FUZZ_REPLAY_DIR=/abs/path` replays another directory
 //! (e.g. a live campaign's `fuzz/corpus/<target>`) through every target of this file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    // Integration tests run in the package directory: resolve against the manifest.
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut dirs = vec![
-        fuzz.join("seeds").join(target),
-        fuzz.join("regressions").join(target),
-    ];
-    if let Some(d) = std::env::var_os("FUZZ_REPLAY_DIR") {
-        dirs.push(PathBuf::from(d));
-    }
-    let mut out = Vec::new();
-    for d in dirs {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_file() {
-                let bytes = std::fs::read(&p).expect("readable input");
-                out.push((p, bytes));
-            }
-        }
-    }
-    out.sort();
-    out
+    sim::testing::fuzz_inputs(env!("CARGO_MANIFEST_DIR"), target)
 }
 
 fn replay(target: &str, f: fn(&[u8])) -> usize {

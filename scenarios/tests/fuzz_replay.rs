@@ -8,28 +8,7 @@ use std::path::{Path, PathBuf};
 use scenarios::fuzzing::{FuzzSchedule, FuzzStep};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut dirs = vec![
-        fuzz.join("seeds").join(target),
-        fuzz.join("regressions").join(target),
-    ];
-    if let Some(d) = std::env::var_os("FUZZ_REPLAY_DIR") {
-        dirs.push(PathBuf::from(d));
-    }
-    let mut out = Vec::new();
-    for d in dirs {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_file() {
-                out.push((p.clone(), std::fs::read(&p).expect("readable input")));
-            }
-        }
-    }
-    out.sort();
-    out
+    sim::testing::fuzz_inputs(env!("CARGO_MANIFEST_DIR"), target)
 }
 
 fn replay(target: &str, f: fn(&FuzzSchedule)) {

@@ -752,3 +752,33 @@ pub fn sim_model(data: &[u8]) {
         panic!("SimFs and the model disagree: {e}\nops: {ops:#?}");
     }
 }
+
+/// The committed inputs of fuzz target `target`, sorted by path: the seed corpus
+/// (`fuzz/seeds/<target>/`), every past crash (`fuzz/regressions/<target>/`), and the files in
+/// `$FUZZ_REPLAY_DIR` if set (an absolute path: a live campaign's corpus, say). `manifest_dir`
+/// is the calling crate's `CARGO_MANIFEST_DIR` (integration tests run in the package
+/// directory, so paths are resolved against it). Every crate's `fuzz_replay` test reads its
+/// inputs here.
+pub fn fuzz_inputs(manifest_dir: &str, target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    use std::path::{Path, PathBuf};
+    let fuzz = Path::new(manifest_dir).join("../fuzz");
+    let mut dirs = vec![
+        fuzz.join("seeds").join(target),
+        fuzz.join("regressions").join(target),
+    ];
+    if let Some(d) = std::env::var_os("FUZZ_REPLAY_DIR") {
+        dirs.push(PathBuf::from(d));
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for p in entries.flatten().map(|e| e.path()).filter(|p| p.is_file()) {
+            let bytes = std::fs::read(&p).expect("readable fuzz input");
+            out.push((p, bytes));
+        }
+    }
+    out.sort();
+    out
+}
