@@ -8,6 +8,7 @@ use crate::cx::{CResult, Cx, CyrusError};
 use crate::expunge::{ExpungeFix, ExpungeReport, mailbox_expunge};
 use crate::layout::*;
 use crate::mailbox::*;
+use crate::message::{message_body, message_parse};
 use crate::process_records::Decide;
 use crate::quota::quota_charge;
 
@@ -52,7 +53,7 @@ pub fn cache_record_for(uid: u32) -> Vec<u8> {
 }
 
 /// The GUID Cyrus would compute (a SHA1 of the message); any 20 bytes unique per UID do.
-fn guid_for(uid: u32) -> [u8; 20] {
+pub(crate) fn guid_for(uid: u32) -> [u8; 20] {
     let mut g = [0u8; 20];
     let mut x = (uid as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     for b in g.iter_mut() {
@@ -83,7 +84,8 @@ fn deliver_locked(cx: &mut Cx, mb: &mut Mailbox, d: Delivery) -> CResult<u32> {
         .fs
         .open(cx.pid, &mp, OpenFlags::RDWR_CREATE_TRUNC)
         .map_err(|e| cx.check(e))?;
-    let body = message_body(uid, d.size);
+    let body = message_body(uid, &d);
+    let parsed = message_parse(&body);
     let n = retry_write(cx, fd, &body)?;
     let s = cx.fs.fsync(cx.pid, fd);
     let r = cx.fs.close(cx.pid, fd);
@@ -114,12 +116,12 @@ fn deliver_locked(cx: &mut Cx, mb: &mut Mailbox, d: Delivery) -> CResult<u32> {
     put32(&mut rec, OFFSET_UID, uid);
     put32(&mut rec, OFFSET_INTERNALDATE, d.internaldate);
     put32(&mut rec, OFFSET_SENTDATE, d.sentdate);
-    put32(&mut rec, OFFSET_SIZE, d.size);
-    put32(&mut rec, OFFSET_HEADER_SIZE, d.size.min(512));
-    put32(&mut rec, OFFSET_CONTENT_OFFSET, d.size.min(512));
+    put32(&mut rec, OFFSET_SIZE, parsed.size);
+    put32(&mut rec, OFFSET_HEADER_SIZE, parsed.header_size);
+    put32(&mut rec, OFFSET_CONTENT_OFFSET, parsed.header_size);
     put32(&mut rec, OFFSET_CACHE_OFFSET, cache_offset as u32);
     put32(&mut rec, OFFSET_LAST_UPDATED, cx.now);
-    put32(&mut rec, OFFSET_CONTENT_LINES, d.size / 60);
+    put32(&mut rec, OFFSET_CONTENT_LINES, parsed.content_lines);
     put32(&mut rec, OFFSET_CACHE_VERSION, 1);
     let guid_len = if mb.minor_version >= 10 { 20 } else { 12 };
     rec[OFFSET_MESSAGE_GUID..OFFSET_MESSAGE_GUID + guid_len]
@@ -152,21 +154,13 @@ fn deliver_locked(cx: &mut Cx, mb: &mut Mailbox, d: Delivery) -> CResult<u32> {
     mb.exists = mb.exists.wrapping_add(1);
     mb.last_uid = uid;
     mb.last_appenddate = cx.now;
-    mb.quota_mailbox_used = mb.quota_mailbox_used.wrapping_add(d.size as u64);
+    mb.quota_mailbox_used = mb.quota_mailbox_used.wrapping_add(parsed.size as u64);
     mb.highestmodseq = modseq;
     // The map was made before the append; refresh it so the header write reads the base.
     crate::map::map_refresh(cx, ifd, false, &mut mb.index_map, None, "index")?;
     mailbox_write_index_header(cx, mb)?;
-    quota_charge(cx, &mb.name, d.size as u64)?;
+    quota_charge(cx, &mb.name, parsed.size as u64)?;
     Ok(uid)
-}
-
-/// The bytes of a message file: a header and a body of `size` bytes in all.
-pub fn message_body(uid: u32, size: u32) -> Vec<u8> {
-    let head = format!("Message-ID: <{uid}@expunge-sim>\r\nSubject: message {uid}\r\n\r\n");
-    let mut b = head.into_bytes();
-    b.resize(size.max(b.len() as u32) as usize, b'x');
-    b
 }
 
 /// imapd `STORE n +FLAGS (\Deleted)` for the given UIDs: rewrite each record in place and

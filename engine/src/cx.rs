@@ -169,6 +169,19 @@ impl Cx<'_> {
         }
     }
 
+    /// A checked call failed with `e`: the death of the process propagates as it is; any
+    /// other error becomes what `other` makes of it (Cyrus's own error code and log line).
+    pub fn fail_with(
+        &mut self,
+        e: VfsError,
+        other: impl FnOnce(&mut Self) -> CyrusError,
+    ) -> CyrusError {
+        match self.check(e) {
+            died @ CyrusError::Died(..) => died,
+            _ => other(self),
+        }
+    }
+
     /// A call whose result Cyrus ignores (`lseek`, `ftruncate` on error paths, `unlink`):
     /// only the death of the process stops the model.
     pub fn ignore<T>(&mut self, r: Result<T, VfsError>) -> CResult<Option<T>> {

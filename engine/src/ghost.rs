@@ -15,6 +15,8 @@ pub struct GhostMsg {
     pub deleted: bool,
     /// When the user's EXPUNGE of it succeeded.
     pub expunged_at: Option<u32>,
+    /// An administrator's tool (reconstruct) unlinked its file.
+    pub admin_purged: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,6 +59,7 @@ impl Ghost {
                 delivery: d,
                 deleted: false,
                 expunged_at: None,
+                admin_purged: false,
             },
         );
     }
@@ -77,6 +80,19 @@ impl Ghost {
             for g in m.msgs.values_mut() {
                 if g.deleted && g.expunged_at.is_none() {
                     g.expunged_at = Some(now);
+                }
+            }
+        }
+    }
+
+    /// reconstruct unlinked these messages' files because cyrus.expunge listed them. That
+    /// is allowed only for messages that could already leave the index (see
+    /// [`Ghost::may_purge`]): a message the user still has, purged, is lost.
+    pub fn admin_purged(&mut self, mailbox: &str, uids: &[u32]) {
+        if let Some(m) = self.mailboxes.get_mut(mailbox) {
+            for u in uids {
+                if let Some(g) = m.msgs.get_mut(u) {
+                    g.admin_purged = true;
                 }
             }
         }
@@ -109,12 +125,38 @@ impl Ghost {
 
     /// The message may be gone for good (no record anywhere, no file).
     pub fn may_purge(&self, m: &GhostMailbox, g: &GhostMsg) -> bool {
-        if self.expired(m, g) {
+        if self.expired(m, g) || (g.admin_purged && self.may_leave_index(m, g)) {
             return true;
         }
         match g.expunged_at {
             Some(t) => m.immediate || (t as i64) < m.purge_expunged_before,
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_admin_purge_is_allowed_only_for_what_could_leave_the_index() {
+        let mut g = Ghost::new(ExpireRule::SentDate);
+        g.created("m", false);
+        let d = Delivery {
+            sentdate: 1000,
+            internaldate: 1000,
+            size: 100,
+        };
+        g.delivered("m", 1, d);
+        g.delivered("m", 2, d);
+        g.flagged_deleted("m", &[1]);
+        g.user_expunged("m", 5000);
+        g.admin_purged("m", &[1, 2]);
+        let m = &g.mailboxes["m"];
+        // UID 1 was expunged by the user: reconstruct may purge it before the cleanup age.
+        assert!(g.may_purge(m, &m.msgs[&1]));
+        // UID 2 is still the user's: purging it is a loss whoever did it.
+        assert!(!g.may_purge(m, &m.msgs[&2]));
     }
 }

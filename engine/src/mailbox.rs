@@ -222,11 +222,7 @@ pub fn mailbox_open_index(cx: &mut Cx, mb: &mut Mailbox) -> CResult<()> {
         let fd = match cx.fs.open(cx.pid, &ip, OpenFlags::RDWR) {
             Ok(fd) => fd,
             Err(e) => {
-                let err = cx.check(e);
-                if let CyrusError::Died(..) = err {
-                    return Err(err);
-                }
-                return Err(cx.ioerror(format!("opening {ip}")));
+                return Err(cx.fail_with(e, |cx| cx.ioerror(format!("opening {ip}"))));
             }
         };
         mb.index_fd = Some(fd);
@@ -235,11 +231,7 @@ pub fn mailbox_open_index(cx: &mut Cx, mb: &mut Mailbox) -> CResult<()> {
         let cfd = match cx.fs.open(cx.pid, &cp, OpenFlags::RDWR) {
             Ok(fd) => fd,
             Err(e) => {
-                let err = cx.check(e);
-                if let CyrusError::Died(..) = err {
-                    return Err(err);
-                }
-                return Err(cx.ioerror(format!("opening {cp}")));
+                return Err(cx.fail_with(e, |cx| cx.ioerror(format!("opening {cp}"))));
             }
         };
         mb.cache_fd = Some(cfd);

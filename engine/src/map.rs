@@ -136,3 +136,41 @@ pub fn map_free(cx: &mut Cx, m: &mut CyrusMap) -> CResult<()> {
     m.len = 0;
     Ok(())
 }
+
+/// Records of a record file read through `m` whose first `4` bytes (the UID) lie in a hole
+/// of the file, starting at record offset `off`: they all read as UID 0, so loops over a
+/// huge sparse file (a wrapped `exists`) can count them without reading each. `next_data`
+/// caches where the file's next data starts; `rs` is the record stride, `remaining` the
+/// records left in the loop, `until` an exclusive bound the last record counted must end
+/// by (`u64::MAX` for none). Returns 0 when the record at `off` is not in a hole. On ILP32
+/// the run stops where the 32-bit offset wraps.
+pub fn uid_hole_run(
+    cx: &mut Cx,
+    m: &CyrusMap,
+    off: u64,
+    next_data: &mut u64,
+    rs: u64,
+    remaining: u64,
+    until: u64,
+) -> u64 {
+    if off >= *next_data {
+        *next_data = match m.map {
+            Some(id) => cx.fs.map_next_data(cx.pid, id, off).unwrap_or(off),
+            None => off,
+        };
+    }
+    if rs == 0 || off + 4 > *next_data || *next_data > m.len {
+        return 0;
+    }
+    let mut k = (*next_data - off - 4) / rs + 1;
+    if cx.site.arch == crate::site::Arch::Ilp32 {
+        let to_wrap = ((1u128 << 32) - off as u128 - 1) / rs as u128 + 1;
+        k = k.min(to_wrap as u64);
+    }
+    if until != u64::MAX {
+        // The last record counted, at off + (k-1)*rs, must end by `until`.
+        let fit = until.saturating_sub(off).saturating_sub(rs);
+        k = k.min(if until >= off + rs { fit / rs + 1 } else { 0 });
+    }
+    k.min(remaining)
+}

@@ -60,6 +60,14 @@ impl Version {
         matches!(self, Version::V2_3_15)
     }
 
+    /// reconstruct keeps cyrus.expunge in mind (a UID map, `-k`, a rebuilt cyrus.expunge):
+    /// 2.3.12-p1 and 2.3.16 (reconstruct.c T16:924-1303). 2.3.7 purges every message it
+    /// lists and unlinks it (T7:579-637, "XXX For two-phase we will need to keep the
+    /// messages referenced in cyrus.expunge"). 2.3.8-2.3.9 were not checked.
+    pub fn reconstruct_two_phase(self) -> bool {
+        !matches!(self, Version::V2_3_7)
+    }
+
     /// 2.3.8+ checks each cache item against the cache map in process_records (T12:1990).
     pub fn cache_bounds_check(self) -> bool {
         !matches!(self, Version::V2_3_7)

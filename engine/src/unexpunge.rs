@@ -14,7 +14,7 @@ use crate::cx::{CResult, Cx, CyrusError};
 use crate::layout::*;
 use crate::lock::{lock_reopen, lock_unlock};
 use crate::mailbox::*;
-use crate::map::{CyrusMap, map_free, map_refresh};
+use crate::map::{CyrusMap, map_free, map_refresh, uid_hole_run};
 use crate::site::Arch;
 
 /// Entries of the sorted listing the model keeps.
@@ -113,21 +113,17 @@ fn list(cx: &mut Cx, mb: &Mailbox, map: &CyrusMap) -> CResult<Listing> {
     while msgno < exists {
         let raw = so + msgno as u128 * rs;
         let off = arch.ulong(raw);
-        if off >= next_data {
-            next_data = match map.map {
-                Some(m) => cx.fs.map_next_data(cx.pid, m, off).unwrap_or(off),
-                None => off,
-            };
-        }
-        if off + 4 <= next_data && next_data <= map.len {
-            // Records whose UID bytes lie in [off, next_data): all read as 0.
-            let mut k = (next_data - off - 4) / rs as u64 + 1;
-            if arch == Arch::Ilp32 {
-                // Stop where the 32-bit offset wraps; the next run starts low again.
-                let to_wrap = ((1u128 << 32) - off as u128 - 1) / rs + 1;
-                k = k.min(to_wrap as u64);
-            }
-            k = k.min(exists - msgno);
+        let k = uid_hole_run(
+            cx,
+            map,
+            off,
+            &mut next_data,
+            rs as u64,
+            exists - msgno,
+            u64::MAX,
+        );
+        if k > 0 {
+            // Records whose UID bytes lie in a hole: all read as 0.
             for i in 0..k.min((LISTING_MAX - zeros.len().min(LISTING_MAX)) as u64) {
                 zeros.push(Expunged {
                     uid: 0,

@@ -1,10 +1,12 @@
 //! Crash sweeps (`expunge-sim crash`): replay a schedule up to one step, then crash the
 //! machine (power loss) or the step's process (kill) at every filesystem call that step
-//! makes, one crash per fresh clone of the world. After each crash a fresh imapd opens every
-//! mailbox, as the next login would, and a crashed cyr_expire runs again, as the next
-//! night's cron would (Cyrus 2.3 has no other recovery: `mailbox_open_index` retries a
-//! generation mismatch, then answers IMAP_MAILBOX_BADFORMAT; reconstruct is a manual tool
-//! and is not run here). Then the oracles judge the disk, no message lost included.
+//! makes, one crash per fresh clone of the world. After each crash, recovery as Cyrus 2.3
+//! has it: a fresh imapd opens every mailbox, as the next login would (`mailbox_open_index`
+//! retries a generation mismatch, then answers IMAP_MAILBOX_BADFORMAT); the administrator
+//! runs `reconstruct` (the site version's, without `-k`) on the mailboxes the
+//! [`ReconstructPolicy`] names, by default every one, since nothing in 2.3 reports the damage
+//! an interrupted delayed expunge leaves; then a crashed cyr_expire runs again, as the next
+//! night's cron would. Then the oracles judge the disk, no message lost included.
 //!
 //! A crash point fails when the recovered state shows a violation that the same step does
 //! not show without a crash, nor the world before it: damage the crash caused. What the
@@ -58,6 +60,37 @@ impl CrashMode {
     }
 }
 
+/// Which mailboxes the administrator reconstructs after a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconstructPolicy {
+    /// None: recovery is the next open and the next cyr_expire only.
+    Never,
+    /// Those the next login could not open (BADFORMAT, IOERROR, a crash of imapd).
+    Failed,
+    /// Every mailbox, as after any unclean shutdown (the default).
+    All,
+}
+
+impl ReconstructPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReconstructPolicy::Never => "never",
+            ReconstructPolicy::Failed => "failed",
+            ReconstructPolicy::All => "all",
+        }
+    }
+
+    /// `never`, `failed` or `all`.
+    pub fn parse(s: &str) -> Option<ReconstructPolicy> {
+        match s {
+            "never" => Some(ReconstructPolicy::Never),
+            "failed" => Some(ReconstructPolicy::Failed),
+            "all" => Some(ReconstructPolicy::All),
+            _ => None,
+        }
+    }
+}
+
 /// One step of a schedule to replay. A single schedule leaves `at` and `actor` empty; the
 /// multi-process world records when each op ran and which process ran it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +130,8 @@ pub struct CrashPlan {
     pub modes: Vec<CrashMode>,
     /// Only this call of the step (0-based from the step's first call).
     pub point: Option<u64>,
+    /// Which mailboxes the administrator reconstructs after the crash (default: all).
+    pub reconstruct: ReconstructPolicy,
     /// Make the whole disk durable before the step, as a kernel's writeback has long done
     /// by the time a cron job runs (default). Without it, a power loss also undoes every
     /// earlier operation Cyrus never fsynced (2.3 never fsyncs a mailbox directory after
@@ -126,6 +161,10 @@ pub struct CrashReport {
     /// What the step does.
     pub op: String,
     pub modes: Vec<String>,
+    /// The reconstruct policy of the recovery (`never`, `failed`, `all`).
+    pub reconstruct: String,
+    /// Mailbox reconstructions the recoveries ran, over all points.
+    pub reconstructions: u64,
     /// Filesystem calls the step makes without a crash.
     pub calls: u64,
     /// Crash points tried: calls x modes (or 1 with `--point`).
@@ -133,8 +172,8 @@ pub struct CrashReport {
     pub failures: Vec<CrashFailure>,
     /// Violations before the step, or after it without a crash: the strategy's own.
     pub known_violations: Vec<Violation>,
-    /// Crash points after which some mailbox no longer opened (BADFORMAT, IOERROR, death),
-    /// whether or not the step alone does the same.
+    /// Crash points after which some mailbox no longer opened at the next login (BADFORMAT,
+    /// IOERROR, death), before any reconstruct, whether or not the step alone does the same.
     pub unopenable_points: u64,
     /// FNV-1a 64 over every point's outcome digest, in point order, hex.
     pub digest: String,
@@ -203,7 +242,7 @@ pub fn crash(
     target.apply(&mut clean);
     let calls = clean.fs.calls() - start;
     let call_names = call_names(&setup, &steps[..=step], strategy, seed, plan.sync_before);
-    let (clean_recovery, _) = recover(&mut clean, target, step);
+    let clean_recovery = recover(&mut clean, target, step, ReconstructPolicy::Never).violations;
     let mut clean_violations = violations(&mut clean, step, start);
     clean_violations.extend(clean_recovery);
     merge_into(&mut known, clean_violations);
@@ -225,6 +264,8 @@ pub fn crash(
         step,
         op: target.op.describe(),
         modes: plan.modes.iter().map(|m| m.name().to_string()).collect(),
+        reconstruct: plan.reconstruct.name().to_string(),
+        reconstructions: 0,
         calls,
         points: 0,
         failures: Vec::new(),
@@ -240,11 +281,12 @@ pub fn crash(
             w.fs.set_fault_plan(FaultPlan::at(start + point, mode.action()));
             target.apply(&mut w);
             w.fs.set_fault_plan(FaultPlan::default());
-            let (recovery, unopenable) = recover(&mut w, target, step);
+            let recovery = recover(&mut w, target, step, plan.reconstruct);
             let mut found = violations(&mut w, step, start);
-            found.extend(recovery);
+            found.extend(recovery.violations);
             report.points += 1;
-            report.unopenable_points += u64::from(unopenable);
+            report.unopenable_points += u64::from(recovery.unopenable);
+            report.reconstructions += recovery.reconstructed;
             let checks: Vec<String> = found.iter().map(|v| v.check.clone()).collect();
             digests.push_str(&format!(
                 "{:016x}\n",
@@ -263,12 +305,18 @@ pub fn crash(
                 .filter(|v| !known_keys.contains(&key(v)))
                 .collect();
             if !new.is_empty() {
-                let cmd = format!(
+                let mut cmd = format!(
                     "expunge-sim crash {} --strategy {} --seed {seed} --step {step} --mode {} --point {point}",
                     report.scenario,
                     report.strategy,
                     mode.name()
                 );
+                if plan.reconstruct != ReconstructPolicy::All {
+                    cmd.push_str(&format!(" --reconstruct {}", plan.reconstruct.name()));
+                }
+                if !plan.sync_before {
+                    cmd.push_str(" --no-sync");
+                }
                 if report.reproduce.len() < 20 {
                     report.reproduce.push(cmd.clone());
                 }
@@ -378,10 +426,18 @@ fn violations(w: &mut World, step: usize, since: u64) -> Vec<Violation> {
     out
 }
 
-/// Recovery as Cyrus has it: the next imapd to SELECT each mailbox, then, when the crashed
-/// step was cyr_expire, its next run (cron starts it again; nothing else repairs). Returns
-/// what could not be opened (as violations), and whether any mailbox failed to open.
-fn recover(w: &mut World, target: &Timed, step: usize) -> (Vec<Violation>, bool) {
+/// What one recovery saw and did.
+struct Recovery {
+    /// Mailboxes that still do not open, as violations.
+    violations: Vec<Violation>,
+    /// Some mailbox failed the first open, before any reconstruct.
+    unopenable: bool,
+    /// Mailboxes reconstructed.
+    reconstructed: u64,
+}
+
+/// The next login's SELECT of every mailbox: the ones that did not open, as violations.
+fn open_all(w: &mut World, step: usize) -> Vec<(String, Violation)> {
     let mut out = Vec::new();
     w.set_actor(Some("imapd (next login)"));
     for m in w.mailboxes.clone() {
@@ -401,18 +457,49 @@ fn recover(w: &mut World, target: &Timed, step: usize) -> (Vec<Violation>, bool)
                 d,
             ),
         };
-        out.push(Violation {
-            check: check.to_string(),
-            step,
-            detail: format!("{dir}: {detail}"),
-        });
+        out.push((
+            m,
+            Violation {
+                check: check.to_string(),
+                step,
+                detail: format!("{dir}: {detail}"),
+            },
+        ));
     }
     w.set_actor(None);
+    out
+}
+
+/// Recovery as Cyrus 2.3 has it: the next imapd to SELECT each mailbox; `reconstruct` of
+/// the mailboxes `policy` names, and a second SELECT of each; then, when the crashed step
+/// was cyr_expire, its next run (cron starts it again).
+fn recover(w: &mut World, target: &Timed, step: usize, policy: ReconstructPolicy) -> Recovery {
+    let failed = open_all(w, step);
+    let unopenable = !failed.is_empty();
+    let to_rebuild: Vec<String> = match policy {
+        ReconstructPolicy::Never => Vec::new(),
+        ReconstructPolicy::Failed => failed.iter().map(|(m, _)| m.clone()).collect(),
+        ReconstructPolicy::All => w.mailboxes.clone(),
+    };
+    let mut out: Vec<Violation> = if to_rebuild.is_empty() {
+        failed.into_iter().map(|(_, v)| v).collect()
+    } else {
+        w.set_actor(Some("reconstruct (administrator)"));
+        for m in &to_rebuild {
+            let _ = w.reconstruct(m, false);
+        }
+        w.set_actor(None);
+        open_all(w, step).into_iter().map(|(_, v)| v).collect()
+    };
     if target.op == Op::CyrExpire {
         w.set_actor(Some("cyr_expire (next run)"));
         w.apply(&Op::CyrExpire);
         w.set_actor(None);
     }
-    let unopenable = !out.is_empty();
-    (out, unopenable)
+    out.sort_by(|a, b| a.detail.cmp(&b.detail));
+    Recovery {
+        violations: out,
+        unopenable,
+        reconstructed: to_rebuild.len() as u64,
+    }
 }

@@ -42,6 +42,11 @@ pub enum Op {
         mailbox: String,
     },
     CyrExpire,
+    /// An administrator's `reconstruct [-k] MAILBOX`.
+    Reconstruct {
+        mailbox: String,
+        keep: bool,
+    },
     Advance {
         secs: u32,
     },
@@ -69,7 +74,8 @@ impl Op {
             | Op::Delete { mailbox, .. }
             | Op::Expunge { mailbox }
             | Op::Open { mailbox }
-            | Op::Unexpunge { mailbox } => Some(mailbox),
+            | Op::Unexpunge { mailbox }
+            | Op::Reconstruct { mailbox, .. } => Some(mailbox),
             _ => None,
         }
     }
@@ -108,6 +114,9 @@ impl Op {
             Op::Open { mailbox } => format!("imapd SELECT {mailbox}"),
             Op::Unexpunge { mailbox } => format!("unexpunge -l {mailbox}"),
             Op::CyrExpire => "cyr_expire runs".to_string(),
+            Op::Reconstruct { mailbox, keep } => {
+                format!("reconstruct{} {mailbox}", if *keep { " -k" } else { "" })
+            }
             Op::Advance { secs } => format!("the clock advances {}", human_secs(*secs)),
             Op::Upgrade { version } => format!("the site upgrades to Cyrus {}", version.name()),
             Op::Annotate {
@@ -217,6 +226,22 @@ impl World {
         })
     }
 
+    /// `reconstruct [-k] mailbox` by a fresh process. The ghost learns which files it
+    /// purged: an administrator's tool may remove what was already expunged or expired.
+    pub fn reconstruct(
+        &mut self,
+        mailbox: &str,
+        keep: bool,
+    ) -> Result<engine::reconstruct::ReconstructReport, CyrusError> {
+        let r = self.as_process("reconstruct", |cx| {
+            engine::reconstruct::reconstruct(cx, mailbox, keep)
+        });
+        if let Ok(rep) = &r {
+            self.ghost.admin_purged(mailbox, &rep.purged);
+        }
+        r
+    }
+
     pub fn processes(&self) -> &[String] {
         &self.processes
     }
@@ -302,6 +327,9 @@ impl World {
             }
             Op::Open { mailbox } => {
                 let _ = self.open_mailbox(mailbox);
+            }
+            Op::Reconstruct { mailbox, keep } => {
+                let _ = self.reconstruct(mailbox, *keep);
             }
             Op::CyrExpire => {
                 let mailboxes = self.mailboxes.clone();

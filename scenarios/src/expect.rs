@@ -21,6 +21,21 @@ pub fn judge(e: &Expect, r: &RunReport, block_size: u64) -> Vec<String> {
             });
         }
     }
+    if let Some(want) = e.violations_at_end {
+        let end = &r.violations_at_end;
+        if want == end.is_empty() {
+            unmet.push(if want {
+                "expected violations at the end, found none".to_string()
+            } else {
+                format!(
+                    "expected no violation at the end, found {} (first: {}: {})",
+                    end.len(),
+                    end[0].check,
+                    end[0].detail
+                )
+            });
+        }
+    }
     for c in &e.checks {
         if !r.violations.iter().any(|v| &v.check == c) {
             unmet.push(format!("expected a `{c}` violation"));
@@ -113,4 +128,35 @@ pub fn judge(e: &Expect, r: &RunReport, block_size: u64) -> Vec<String> {
         ));
     }
     unmet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Violation;
+
+    #[test]
+    fn violations_at_end_judges_only_the_final_state() {
+        let mut r = crate::cli::narrate::tests::wrapped_run();
+        let e = Expect {
+            violations_at_end: Some(false),
+            ..Expect::default()
+        };
+        // Damage on the way, repaired by the end: met.
+        assert!(!r.violations.is_empty());
+        assert!(judge(&e, &r, 4096).is_empty());
+        r.violations_at_end.push(Violation {
+            check: "uid-duplicate".into(),
+            step: 3,
+            detail: "user/bob/Spam/cyrus.expunge: 1 record repeats".into(),
+        });
+        let unmet = judge(&e, &r, 4096);
+        assert_eq!(unmet.len(), 1);
+        assert!(unmet[0].contains("uid-duplicate"), "{unmet:?}");
+        let want = Expect {
+            violations_at_end: Some(true),
+            ..Expect::default()
+        };
+        assert!(judge(&want, &r, 4096).is_empty());
+    }
 }

@@ -108,6 +108,7 @@ fn kind(s: &StepSpec) -> &'static str {
         StepSpec::Expunge { .. } => "expunge",
         StepSpec::Open { .. } => "open",
         StepSpec::CyrExpire {} => "cyr_expire",
+        StepSpec::Reconstruct { .. } => "reconstruct",
         StepSpec::Advance { .. } => "advance",
         StepSpec::Upgrade { .. } => "upgrade",
         StepSpec::Annotate { .. } => "annotate",
@@ -190,6 +191,17 @@ fn expand_step(
             }
         }
         StepSpec::CyrExpire {} => push(out, Op::CyrExpire)?,
+        StepSpec::Reconstruct { mailbox, keep } => {
+            for m in expand(mailbox, users) {
+                push(
+                    out,
+                    Op::Reconstruct {
+                        mailbox: m,
+                        keep: *keep,
+                    },
+                )?;
+            }
+        }
         StepSpec::Advance { days, hours } => {
             let secs = days.draw(rng) * 86_400 + hours.draw(rng) * 3600;
             push(

@@ -146,6 +146,23 @@ impl Recorder {
                 })
                 .collect();
         let verdict = self.verdict;
+        let violations_at_end = verdict
+            .findings
+            .iter()
+            .map(|f| {
+                let detail = format!("{}: {}", f.file, f.detail);
+                let first = self
+                    .violations
+                    .iter()
+                    .find(|v| v.check == f.check && v.detail.starts_with(&f.file))
+                    .map_or(self.step.saturating_sub(1), |v| v.step);
+                Violation {
+                    check: f.check.clone(),
+                    step: first,
+                    detail,
+                }
+            })
+            .collect();
         let mut report = RunReport {
             scenario: setup.scenario.clone(),
             strategy: strategy.name().to_string(),
@@ -154,6 +171,7 @@ impl Recorder {
             sim_calls: w.fs.calls(),
             processes: w.processes().to_vec(),
             violations: self.violations,
+            violations_at_end,
             events: self.events,
             peak: Peak {
                 apparent_bytes: peaks.apparent,

@@ -82,6 +82,10 @@ pub struct RunReport {
     pub sim_calls: u64,
     pub processes: Vec<String>,
     pub violations: Vec<Violation>,
+    /// The oracles' findings on the final state only (what a repair such as reconstruct
+    /// left standing), each with the step it was first seen at.
+    #[serde(default)]
+    pub violations_at_end: Vec<Violation>,
     pub events: Vec<Event>,
     pub peak: Peak,
     pub files: BTreeMap<String, FileSize>,

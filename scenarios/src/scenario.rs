@@ -197,6 +197,13 @@ pub enum StepSpec {
     Open { mailbox: String },
     /// The nightly cyr_expire over every mailbox.
     CyrExpire {},
+    /// An administrator runs `reconstruct` on the mailbox (`keep = true` is `-k`, 2.3.12 on:
+    /// keep what cyrus.expunge lists instead of purging it; default false).
+    Reconstruct {
+        mailbox: String,
+        #[serde(default)]
+        keep: bool,
+    },
     /// The clock moves on.
     Advance {
         #[serde(default)]
@@ -237,6 +244,9 @@ fn default_size() -> Param {
 pub struct Expect {
     /// true: at least one violation; false: none.
     pub violations: Option<bool>,
+    /// Like `violations`, judged on the final state only: false means whatever broke on
+    /// the way was repaired by the end.
+    pub violations_at_end: Option<bool>,
     /// Check names that must be among the violations.
     #[serde(default)]
     pub checks: Vec<String>,

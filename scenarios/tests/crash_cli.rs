@@ -29,27 +29,57 @@ fn a_single_benign_crash_point_exits_0_with_the_contract_fields() {
     assert!(v["calls"].as_u64().unwrap() > 100);
 }
 
-#[test]
-fn a_kill_between_the_two_renames_leaves_a_mailbox_cyrus_cannot_open() {
-    // fix1-complete keeps Cyrus's rename of cyrus.index.NEW, then of cyrus.cache.NEW: a
-    // kill between them leaves generations that differ, and mailbox_open answers BADFORMAT.
-    let r = expunge_sim(&[
+/// `crash blair-2008 --strategy S --mode both --json` with extra arguments.
+fn sweep(strategy: &str, extra: &[&str]) -> cli_support::Ran {
+    let mut args = vec![
         "crash",
         SCENARIO,
         "--strategy",
-        "fix1-complete",
+        strategy,
         "--mode",
         "both",
         "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    expunge_sim(&args)
+}
+
+#[test]
+fn both_fixes_survive_every_crash_point_with_reconstruct_as_recovery() {
+    for strategy in ["fix1-complete", "fix2-delayed-then-cleanup"] {
+        let r = sweep(strategy, &[]);
+        assert_eq!(r.code, 0, "{strategy}: {r:?}");
+        let v = r.json();
+        let calls = v["calls"].as_u64().unwrap();
+        assert!(calls >= 100, "{strategy}: {calls} calls");
+        assert_eq!(
+            v["points"].as_u64().unwrap(),
+            2 * calls,
+            "every call, both modes"
+        );
+        assert!(
+            v["failures"].as_array().unwrap().is_empty(),
+            "{strategy}: {v}"
+        );
+        assert!(v["known_violations"].as_array().unwrap().is_empty());
+        assert_eq!(v["reconstruct"], "all");
+        // The crashes did damage that needed the repair.
+        assert!(v["unopenable_points"].as_u64().unwrap() > 0, "{strategy}");
+        assert_eq!(
+            v["reconstructions"].as_u64().unwrap(),
+            v["points"].as_u64().unwrap() * 4,
+            "four mailboxes reconstructed after every crash"
+        );
+    }
+}
+
+#[test]
+fn without_reconstruct_a_kill_between_the_renames_leaves_a_mailbox_cyrus_cannot_open() {
+    // fix1-complete keeps Cyrus's rename of cyrus.index.NEW, then of cyrus.cache.NEW: a
+    // kill between them leaves generations that differ, and mailbox_open answers BADFORMAT.
+    let r = sweep("fix1-complete", &["--reconstruct", "never"]);
     assert_eq!(r.code, 1, "{r:?}");
     let v = r.json();
-    let calls = v["calls"].as_u64().unwrap();
-    assert_eq!(
-        v["points"].as_u64().unwrap(),
-        2 * calls,
-        "every call, both modes"
-    );
     let failures = v["failures"].as_array().unwrap();
     assert!(!failures.is_empty());
     for f in failures {
@@ -63,8 +93,10 @@ fn a_kill_between_the_two_renames_leaves_a_mailbox_cyrus_cannot_open() {
                 .any(|x| x["check"].as_str().unwrap().contains("generation"))
         );
     }
+    assert_eq!(v["reconstructions"], 0);
     let first = v["reproduce"][0].as_str().unwrap();
     assert!(first.starts_with("expunge-sim crash blair-2008 --strategy fix1-complete"));
+    assert!(first.ends_with("--reconstruct never"), "{first}");
     // The reproduce line replays exactly that failure.
     let args: Vec<&str> = first.split_whitespace().skip(1).collect();
     let mut again = args.clone();
@@ -75,6 +107,23 @@ fn a_kill_between_the_two_renames_leaves_a_mailbox_cyrus_cannot_open() {
         one.json()["failures"][0]["violations"],
         failures[0]["violations"]
     );
+}
+
+#[test]
+fn reconstructing_only_what_fails_to_open_leaves_fix2s_duplicates() {
+    // A delayed expunge that dies after cyrus.expunge is fsynced and before cyrus.index is
+    // renamed leaves the moved records in both files; the next run moves them again.
+    // Every mailbox still opens, so only a reconstruct of all of them repairs it.
+    let v = sweep("fix2-delayed-then-cleanup", &["--reconstruct", "failed"]).json();
+    let failures = v["failures"].as_array().unwrap();
+    assert!(failures.len() > 10, "{}", failures.len());
+    assert!(failures.iter().any(|f| {
+        f["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["check"] == "uid-duplicate")
+    }));
 }
 
 #[test]
@@ -104,6 +153,7 @@ fn bad_modes_steps_and_points_are_usage_or_input_errors() {
         vec!["crash", SCENARIO, "--mode", "melt"],
         vec!["crash", SCENARIO, "--step", "999999"],
         vec!["crash", SCENARIO, "--point", "999999"],
+        vec!["crash", SCENARIO, "--reconstruct", "sometimes"],
         vec!["crash"],
     ] {
         let r = expunge_sim(&bad);

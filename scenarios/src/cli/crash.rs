@@ -3,7 +3,7 @@
 
 use super::args::{switch, value};
 use super::{CliError, EXIT_FAILED, EXIT_OK, emit};
-use crate::crash::{CrashMode, CrashPlan, CrashReport, crash};
+use crate::crash::{CrashMode, CrashPlan, CrashReport, ReconstructPolicy, crash};
 
 const FLAGS: &[super::args::Flag] = &[
     value("--strategy"),
@@ -11,6 +11,7 @@ const FLAGS: &[super::args::Flag] = &[
     value("--mode"),
     value("--seed"),
     value("--point"),
+    value("--reconstruct"),
     switch("--no-sync"),
     switch("--json"),
 ];
@@ -23,7 +24,12 @@ pub fn main(rest: &[String]) -> Result<i32, CliError> {
     let mode = p.value("--mode").unwrap_or("both");
     let modes = CrashMode::parse_modes(mode)
         .ok_or_else(|| CliError::usage(format!("--mode {mode:?}: power, kill or both")))?;
+    let policy = p.value("--reconstruct").unwrap_or("all");
+    let reconstruct = ReconstructPolicy::parse(policy).ok_or_else(|| {
+        CliError::usage(format!("--reconstruct {policy:?}: never, failed or all"))
+    })?;
     let plan = CrashPlan {
+        reconstruct,
         step: p.u64("--step")?.map(|n| n as usize),
         modes,
         point: p.u64("--point")?,
@@ -55,7 +61,8 @@ pub fn main(rest: &[String]) -> Result<i32, CliError> {
 fn text(r: &CrashReport) -> String {
     let mut out = format!(
         "crash {} strategy {} seed {}: step {} ({}), {} call(s), modes {}\n\
-         {} crash point(s) tried, {} failed, {} left a mailbox unopenable; digest {}\n",
+         {} crash point(s) tried, {} failed, {} left a mailbox unopenable; reconstruct {} \
+         ({} run(s)); digest {}\n",
         r.scenario,
         r.strategy,
         r.seed,
@@ -66,6 +73,8 @@ fn text(r: &CrashReport) -> String {
         r.points,
         r.failures.len(),
         r.unopenable_points,
+        r.reconstruct,
+        r.reconstructions,
         r.digest
     );
     if !r.known_violations.is_empty() {

@@ -166,6 +166,11 @@ fn ending(s: &mut String, r: &RunReport) {
         for v in &r.violations {
             let _ = writeln!(s, "  step {}: {}: {}", v.step, v.check, v.detail);
         }
+        let _ = writeln!(
+            s,
+            "violations standing at the end: {}",
+            r.violations_at_end.len()
+        );
     }
     match r.expectations_met {
         Some(true) => {
@@ -211,6 +216,7 @@ pub(crate) mod tests {
                 step: 1,
                 detail: "exists 4294967295, 2 records present".into(),
             }],
+            violations_at_end: Vec::new(),
             events: vec![Event {
                 kind: "enospc".into(),
                 step: 2,
