@@ -229,3 +229,25 @@ pub fn as_process<R>(
     let _ = fs.kill(pid);
     r
 }
+
+/// Run `f` as the live process `pid` called `name`, which goes on afterwards: an imapd
+/// session's next command runs in the process that holds its fds and maps.
+pub fn in_process<R>(
+    fs: &mut dyn Vfs,
+    site: &Site,
+    now: u32,
+    log: &mut Log,
+    pid: Pid,
+    name: &str,
+    f: impl FnOnce(&mut Cx) -> R,
+) -> R {
+    let mut cx = Cx {
+        fs,
+        pid,
+        name: name.to_string(),
+        site,
+        now,
+        log,
+    };
+    f(&mut cx)
+}

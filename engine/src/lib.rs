@@ -12,6 +12,7 @@ pub mod format;
 pub mod fsck;
 pub mod fuzzing;
 pub mod ghost;
+pub mod imapd;
 pub mod layout;
 pub mod lock;
 pub mod mailbox;

@@ -62,6 +62,13 @@ pub enum Op {
         after_calls: u64,
     },
     PowerLoss,
+    /// A command of the imapd session `session`, which holds `mailbox` selected across ops
+    /// (see [`crate::session`]).
+    Session {
+        session: String,
+        mailbox: String,
+        cmd: crate::session::Imap,
+    },
 }
 
 impl Op {
@@ -75,7 +82,8 @@ impl Op {
             | Op::Expunge { mailbox }
             | Op::Open { mailbox }
             | Op::Unexpunge { mailbox }
-            | Op::Reconstruct { mailbox, .. } => Some(mailbox),
+            | Op::Reconstruct { mailbox, .. }
+            | Op::Session { mailbox, .. } => Some(mailbox),
             _ => None,
         }
     }
@@ -128,6 +136,11 @@ impl Op {
                 after_calls,
             } => format!("a {} is armed {after_calls} call(s) ahead", action.name()),
             Op::PowerLoss => "the machine loses power".to_string(),
+            Op::Session {
+                session,
+                mailbox,
+                cmd,
+            } => format!("{session}: {} {mailbox}", cmd.describe()),
         }
     }
 }
@@ -180,6 +193,10 @@ pub struct World {
     /// The oracles' last verdict per mailbox: after an op confined to one mailbox only that
     /// one is judged again (see [`World::check_after`]).
     verdicts: BTreeMap<String, Verdict>,
+    /// Logged-in imapd sessions by name, holding their fds and maps across ops.
+    pub(crate) sessions: BTreeMap<String, crate::session::Held>,
+    /// What the session oracles found, each (check, file) once.
+    pub(crate) session_findings: BTreeMap<(String, String), engine::fsck::Finding>,
 }
 
 impl World {
@@ -199,6 +216,8 @@ impl World {
             processes: Vec::new(),
             actor: None,
             verdicts: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            session_findings: BTreeMap::new(),
         }
     }
 
@@ -215,6 +234,31 @@ impl World {
             self.processes.push(name.to_string());
         }
         engine::cx::as_process(&mut self.fs, &self.site, self.now, &mut self.log, name, f)
+    }
+
+    /// Run `f` in the live process `pid` (an imapd session's), which goes on afterwards.
+    pub(crate) fn run_in<R>(
+        &mut self,
+        pid: sim::Pid,
+        name: &str,
+        f: impl FnOnce(&mut Cx) -> R,
+    ) -> R {
+        engine::cx::in_process(
+            &mut self.fs,
+            &self.site,
+            self.now,
+            &mut self.log,
+            pid,
+            name,
+            f,
+        )
+    }
+
+    /// Count `name` among the run's processes.
+    pub(crate) fn note_process(&mut self, name: &str) {
+        if !self.processes.iter().any(|p| p == name) {
+            self.processes.push(name.to_string());
+        }
     }
 
     /// imapd SELECT of `mailbox` by a fresh process (`Op::Open`), with Cyrus's answer: the
@@ -368,6 +412,11 @@ impl World {
                 let at = self.fs.calls() + after_calls.saturating_sub(1);
                 self.fs.set_fault_plan(FaultPlan::at(at, *action));
             }
+            Op::Session {
+                session,
+                mailbox,
+                cmd,
+            } => crate::session::apply(self, session, mailbox, *cmd),
             Op::PowerLoss => {
                 self.fs.power_loss();
                 self.log.push(engine::Note {
@@ -388,7 +437,9 @@ impl World {
     /// Run the oracles on a copy of the filesystem (a cheap clone: blocks are shared), so
     /// that their reads are not calls of the run: not traced, not counted, never faulted.
     pub fn check(&mut self) -> Verdict {
-        check_all(&mut self.snapshot(), &self.ghost)
+        let mut v = check_all(&mut self.snapshot(), &self.ghost);
+        v.findings.extend(self.session_findings.values().cloned());
+        v
     }
 
     /// The oracles after `op`, judging again only what the op could have changed: the one
@@ -421,6 +472,7 @@ impl World {
         for v in self.verdicts.values() {
             all.absorb(v);
         }
+        all.findings.extend(self.session_findings.values().cloned());
         all
     }
 }

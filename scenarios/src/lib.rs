@@ -18,6 +18,7 @@ pub mod progress;
 pub mod recorder;
 pub mod report;
 pub mod scenario;
+pub mod session;
 pub mod sweep;
 pub mod world;
 

@@ -63,3 +63,12 @@ fn ranges_draw_within_bounds_and_replay_from_the_seed() {
     }
     assert_eq!(seen.len(), 3, "every user count is drawn: {seen:?}");
 }
+
+#[test]
+fn an_unknown_session_command_names_its_line_and_column() {
+    let e = err(
+        "[[process]]\nname = \"i\"\nprogram = \"imapd\"\nmailboxes = [\"m\"]\nsession = true\nsession_commands = [\"noop\", \"fetchh\"]\n",
+    );
+    assert!(e.starts_with("t.toml:6:"), "{e}");
+    assert!(e.contains("fetchh") && e.contains("uid_fetch"), "{e}");
+}

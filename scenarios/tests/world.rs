@@ -1,13 +1,16 @@
-//! The multi-process madsim world: determinism, kills and power losses, and the world as a
-//! schedule the executor replays exactly.
+//! The multi-process madsim world: determinism, kills and power losses, imapd sessions that
+//! hold their mailbox across operations, and the world as a schedule the executor replays
+//! exactly.
 #![cfg(madsim)]
 
 mod cli_support;
 
 use cli_support::{expunge_sim, fresh_dir, path_str};
 use engine::Strategy;
+use engine::imapd::{CHECK_FETCH_GONE, CHECK_VIEW_STALE};
 use scenarios::crash::Timed;
-use scenarios::executor::World;
+use scenarios::executor::{Op, World};
+use scenarios::session::Imap;
 use scenarios::{RunOptions, Scenario, run};
 
 /// Three users over five days, with two kills and a power loss: small and quick.
@@ -53,22 +56,37 @@ fn small() -> Scenario {
     scenarios::scenario::parse(SMALL, "small.toml", "small").unwrap()
 }
 
-fn digest(seed: u64) -> String {
-    run(
-        &small(),
-        Strategy::Fix1Complete,
-        seed,
-        &RunOptions::default(),
-    )
-    .unwrap()
-    .report
-    .trace_digest
+/// SMALL with each user's imapd keeping a session on both its mailboxes, spam expiring
+/// after a day, four kills and no power loss, over four days.
+fn with_sessions() -> Scenario {
+    let text = SMALL
+        .replace(
+            "mailboxes = [\"user.{user}.Spam\"]\nevery_minutes = \"300..600\"",
+            "mailboxes = [\"user.{user}.Spam\", \"user.{user}\"]\nevery_minutes = \"20..90\"\n\
+             session = true\nsession_length = \"4..=12\"\ndelete = \"1..=2\"",
+        )
+        .replace(
+            "days = 5\nkills = 2\npower_losses = 1",
+            "days = 4\nkills = 4",
+        )
+        .replace("expire_days = 2", "expire_days = 1");
+    assert!(text.contains("session = true") && text.contains("kills = 4"));
+    scenarios::scenario::parse(&text, "sessions.toml", "sessions").unwrap()
+}
+
+fn digest(sc: &Scenario, seed: u64) -> String {
+    run(sc, Strategy::Fix1Complete, seed, &RunOptions::default())
+        .unwrap()
+        .report
+        .trace_digest
 }
 
 #[test]
 fn the_same_seed_gives_the_same_trace_and_another_seed_another() {
-    assert_eq!(digest(7), digest(7));
-    assert_ne!(digest(7), digest(8));
+    for sc in [small(), with_sessions()] {
+        assert_eq!(digest(&sc, 7), digest(&sc, 7));
+        assert_ne!(digest(&sc, 7), digest(&sc, 8));
+    }
 }
 
 #[test]
@@ -102,15 +120,59 @@ fn every_process_is_a_node_and_kills_and_the_power_loss_land_and_are_survived() 
 
 #[test]
 fn the_world_is_a_schedule_the_executor_replays_to_the_same_trace() {
-    let sc = small();
-    let (setup, steps) = scenarios::crash::schedule(&sc, Strategy::Cyrus237, 5).unwrap();
-    let mut w = World::new(&setup, Strategy::Cyrus237, 5);
-    steps.iter().for_each(|t: &Timed| t.apply(&mut w));
-    let world = run(&sc, Strategy::Cyrus237, 5, &RunOptions::default()).unwrap();
-    assert_eq!(
-        format!("{:016x}", w.fs.trace_digest()),
-        world.report.trace_digest
-    );
+    for sc in [small(), with_sessions()] {
+        let (setup, steps) = scenarios::crash::schedule(&sc, Strategy::Cyrus237, 5).unwrap();
+        let mut w = World::new(&setup, Strategy::Cyrus237, 5);
+        steps.iter().for_each(|t: &Timed| t.apply(&mut w));
+        let world = run(&sc, Strategy::Cyrus237, 5, &RunOptions::default()).unwrap();
+        assert_eq!(
+            format!("{:016x}", w.fs.trace_digest()),
+            world.report.trace_digest,
+            "{}",
+            sc.name
+        );
+    }
+}
+
+#[test]
+fn sessions_span_operations_and_see_cyrus_index_after_every_check_despite_kills() {
+    let sc = with_sessions();
+    let (mut stale_fetches, mut kills) = (0, 0);
+    for seed in 0..4 {
+        let (_, log) = scenarios::crash::schedule(&sc, Strategy::Cyrus237, seed).unwrap();
+        let cmds: Vec<Imap> = log
+            .iter()
+            .filter_map(|t| match &t.op {
+                Op::Session { cmd, .. } => Some(*cmd),
+                _ => None,
+            })
+            .collect();
+        // Sessions span ops: SELECT, commands among other processes' operations, LOGOUT.
+        assert!(cmds.contains(&Imap::Select), "seed {seed}");
+        assert!(cmds.contains(&Imap::Logout), "seed {seed}");
+        let fetches = cmds.iter().filter(|c| matches!(c, Imap::Fetch { .. }));
+        assert!(fetches.count() > 5, "seed {seed}");
+        let r = run(&sc, Strategy::Cyrus237, seed, &RunOptions::default())
+            .unwrap()
+            .report;
+        // (2.3.7's cyr_expire may read past its own map after the wrap: not a session's.)
+        for v in &r.violations {
+            let sessions_map = v.check == "map-read-past-length" && v.detail.contains("imapd");
+            assert!(
+                v.check != CHECK_VIEW_STALE && v.check != CHECK_FETCH_GONE && !sessions_map,
+                "seed {seed}: {v:?}"
+            );
+        }
+        kills += r.events.iter().filter(|e| e.kind == "killed").count();
+        stale_fetches += r
+            .story
+            .iter()
+            .filter(|l| l.text.contains("no longer exists"))
+            .count();
+    }
+    assert!(kills >= 4, "{kills}");
+    // 2.3.7's cyr_expire unlinks expired spam that sessions still hold in view.
+    assert!(stale_fetches > 0);
 }
 
 #[test]
@@ -128,27 +190,30 @@ fn two_processes_of_the_cli_give_the_same_digest() {
 #[test]
 fn madsim_sees_the_same_random_draws_twice() {
     // madsim runs the world twice with the same seed and compares every random draw.
-    madsim::runtime::Runtime::check_determinism(21, madsim::Config::default(), || async {
-        let sc = small();
+    async fn digest_of(sc: Scenario) -> u64 {
         let out = scenarios::world::drive(&sc, Strategy::Cyrus237, 21, &RunOptions::default())
             .await
             .unwrap();
         out.world.fs.trace_digest()
-    });
+    }
+    let config = madsim::Config::default;
+    madsim::runtime::Runtime::check_determinism(21, config(), || digest_of(small()));
+    madsim::runtime::Runtime::check_determinism(21, config(), || digest_of(with_sessions()));
 }
 
 /// Honours MADSIM_TEST_SEED, MADSIM_TEST_NUM and MADSIM_TEST_CHECK_DETERMINISM=1.
 #[madsim::test]
 async fn the_world_runs_under_madsim_test() {
-    let sc = small();
     let seed = madsim::runtime::Handle::current().seed();
-    let out = scenarios::world::drive(
-        &sc,
-        Strategy::Fix2DelayedThenCleanup,
-        seed,
-        &RunOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert!(out.log.len() > 50);
+    for sc in [small(), with_sessions()] {
+        let out = scenarios::world::drive(
+            &sc,
+            Strategy::Fix2DelayedThenCleanup,
+            seed,
+            &RunOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert!(out.log.len() > 50);
+    }
 }

@@ -10,10 +10,11 @@ use madsim::time::{Instant, sleep};
 use engine::{Note, NoteKind};
 use sim::FaultAction;
 
-use super::spec::{Action, Proc, Program};
+use super::spec::{Action, Proc, Program, SessionCommand};
 use crate::crash::Timed;
 use crate::executor::{Op, Recorder, World};
 use crate::scenario::Param;
+use crate::session::Imap;
 
 /// Most times a process retries an operation a lock held up.
 const LOCK_RETRIES: u32 = 100;
@@ -146,9 +147,51 @@ fn until_cron(now: u32, hour: u32, minute: u32) -> u64 {
     u64::from(if wait == 0 { 86_400 } else { wait })
 }
 
+/// Where an imapd node's session is: the mailbox it selected and the commands left.
+#[derive(Debug, Default)]
+struct Selected {
+    mailbox: Option<String>,
+    left: u64,
+}
+
+/// The next command of a session imapd: SELECT, a command, or LOGOUT after the last.
+fn next_session_op(p: &Proc, sel: &mut Selected) -> Op {
+    let (mailbox, cmd) = match sel.mailbox.clone() {
+        None => {
+            let m = pick(&p.mailboxes);
+            sel.mailbox = Some(m.clone());
+            sel.left = draw(p.session_length);
+            (m, Imap::Select)
+        }
+        Some(m) if sel.left == 0 => {
+            sel.mailbox = None;
+            (m, Imap::Logout)
+        }
+        Some(m) => {
+            sel.left -= 1;
+            let cmd = match pick(&p.session_commands) {
+                SessionCommand::Noop => Imap::Noop,
+                SessionCommand::Fetch => Imap::Fetch { uid: false },
+                SessionCommand::UidFetch => Imap::Fetch { uid: true },
+                SessionCommand::Store => Imap::Store {
+                    count: draw(p.delete).min(u64::from(u32::MAX)) as u32,
+                },
+                SessionCommand::Expunge => Imap::Expunge,
+            };
+            (m, cmd)
+        }
+    };
+    Op::Session {
+        session: p.name.clone(),
+        mailbox,
+        cmd,
+    }
+}
+
 /// What `p` does next.
-fn next_op(p: &Proc) -> Op {
+fn next_op(p: &Proc, sel: &mut Selected) -> Op {
     match p.program {
+        Program::Imapd if p.session => next_session_op(p, sel),
         Program::Lmtpd => Op::Deliver {
             mailbox: pick(&p.mailboxes),
             sent_age_days: draw(p.sent_age_days).min(u64::from(u32::MAX)) as u32,
@@ -175,6 +218,8 @@ fn next_op(p: &Proc) -> Op {
 
 /// The node's life: sleep, act, and on death wait for the supervisor.
 pub async fn process_loop(shared: Shared, p: Proc) {
+    // A (re)started imapd has no session: it logs in anew.
+    let mut sel = Selected::default();
     loop {
         let wait = match p.program {
             Program::CyrExpire => {
@@ -190,7 +235,7 @@ pub async fn process_loop(shared: Shared, p: Proc) {
             _ => draw(p.every_minutes).max(1) * 60 + thread_rng().gen_range(0..60),
         };
         sleep(Duration::from_secs(wait)).await;
-        let op = next_op(&p);
+        let op = next_op(&p, &mut sel);
         let mut tries = 0;
         loop {
             let ended = match shared.lock().expect("world lock").as_mut() {

@@ -64,6 +64,43 @@ pub struct ProcessSpec {
     /// "open" (default all three).
     #[serde(default = "default_actions")]
     pub actions: Vec<Action>,
+    /// imapd: keep a session (default false): log in and SELECT one of its mailboxes, issue
+    /// `session_length` commands holding the mailbox's fds and maps, then LOG OUT; again.
+    /// `actions` is then not used.
+    #[serde(default)]
+    pub session: bool,
+    /// imapd session: how many commands between SELECT and LOGOUT (default "3..=8").
+    #[serde(default = "default_session_length")]
+    pub session_length: Param,
+    /// imapd session: what each command is, picked at random: any of "noop", "fetch",
+    /// "uid_fetch", "store", "expunge" (default all five). `store` flags `delete` messages.
+    #[serde(default = "default_session_commands")]
+    pub session_commands: Vec<SessionCommand>,
+}
+
+/// One command of an imapd session between SELECT and LOGOUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionCommand {
+    Noop,
+    Fetch,
+    UidFetch,
+    Store,
+    Expunge,
+}
+
+fn default_session_length() -> Param {
+    Param::Range(3, 8)
+}
+
+fn default_session_commands() -> Vec<SessionCommand> {
+    vec![
+        SessionCommand::Noop,
+        SessionCommand::Fetch,
+        SessionCommand::UidFetch,
+        SessionCommand::Store,
+        SessionCommand::Expunge,
+    ]
 }
 
 /// What an imapd session does in one operation.
@@ -134,6 +171,9 @@ pub struct Proc {
     pub sent_age_days: Param,
     pub delete: Param,
     pub actions: Vec<Action>,
+    pub session: bool,
+    pub session_length: Param,
+    pub session_commands: Vec<SessionCommand>,
 }
 
 /// The user names a scenario's `[users] count` gives, drawn as `plan::ops` draws them.
@@ -156,6 +196,12 @@ pub fn expand(specs: &[ProcessSpec], users: &[String]) -> Result<Vec<Proc>, Stri
         }
         if p.actions.is_empty() {
             return Err(format!("{what}: actions must not be empty"));
+        }
+        if p.session && p.program != Program::Imapd {
+            return Err(format!("{what}: only an imapd keeps a session"));
+        }
+        if p.session_commands.is_empty() {
+            return Err(format!("{what}: session_commands must not be empty"));
         }
         if let Param::Fixed(0) = p.every_minutes {
             return Err(format!("{what}: every_minutes must be at least 1"));
@@ -195,6 +241,9 @@ pub fn expand(specs: &[ProcessSpec], users: &[String]) -> Result<Vec<Proc>, Stri
                 sent_age_days: p.sent_age_days,
                 delete: p.delete,
                 actions: p.actions.clone(),
+                session: p.session,
+                session_length: p.session_length,
+                session_commands: p.session_commands.clone(),
             });
         }
     }
@@ -243,5 +292,21 @@ mod tests {
         assert!(expand(&s, &users).unwrap_err().contains("needs mailboxes"));
         let s = spec("[[process]]\nname = \"c\"\nprogram = \"cyr_expire\"\nat_hour = 24\n");
         assert!(expand(&s, &users).unwrap_err().contains("at_hour"));
+    }
+
+    #[test]
+    fn only_an_imapd_keeps_a_session_and_its_commands_default_to_all_five() {
+        let users = vec!["u1".to_string()];
+        let s = spec(
+            "[[process]]\nname = \"l\"\nprogram = \"lmtpd\"\nmailboxes = [\"m\"]\nsession = true\n",
+        );
+        assert!(expand(&s, &users).unwrap_err().contains("only an imapd"));
+        let s = spec(
+            "[[process]]\nname = \"i\"\nprogram = \"imapd\"\nmailboxes = [\"m\"]\nsession = true\n",
+        );
+        let p = expand(&s, &users).unwrap();
+        assert!(p[0].session);
+        assert_eq!(p[0].session_commands.len(), 5);
+        assert_eq!(p[0].session_length, Param::Range(3, 8));
     }
 }
