@@ -217,3 +217,40 @@ async fn the_world_runs_under_madsim_test() {
         assert!(out.log.len() > 50);
     }
 }
+
+#[test]
+fn a_crash_sweep_of_the_world_with_sessions_leaves_the_fixes_no_failure() {
+    // The sessions world without its own kills: every crash point of the last nightly
+    // cyr_expire, power loss and kill, while the users' imapd sessions hold their maps.
+    let text = SMALL
+        .replace(
+            "mailboxes = [\"user.{user}.Spam\"]\nevery_minutes = \"300..600\"",
+            "mailboxes = [\"user.{user}.Spam\", \"user.{user}\"]\nevery_minutes = \"20..90\"\n\
+             session = true\nsession_length = \"4..=12\"\ndelete = \"1..=2\"",
+        )
+        .replace("days = 5\nkills = 2\npower_losses = 1", "days = 3");
+    let sc = scenarios::scenario::parse(&text, "crash-world.toml", "crash-world").unwrap();
+    let (_, steps) = scenarios::crash::schedule(&sc, Strategy::Fix1Complete, 0).unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|t| matches!(t.op, Op::Session { .. }) && t.actor.is_some()),
+        "the world has sessions"
+    );
+    for strategy in [Strategy::Fix1Complete, Strategy::Fix2DelayedThenCleanup] {
+        let plan = scenarios::crash::CrashPlan {
+            step: None,
+            modes: vec![
+                scenarios::crash::CrashMode::Power,
+                scenarios::crash::CrashMode::Kill,
+            ],
+            point: None,
+            reconstruct: scenarios::crash::ReconstructPolicy::All,
+            sync_before: true,
+        };
+        let r = scenarios::crash::crash(&sc, strategy, 0, &plan).unwrap();
+        assert!(r.points >= 40, "{strategy:?}: {} points", r.points);
+        assert!(r.known_violations.is_empty(), "{:?}", r.known_violations);
+        assert!(r.failures.is_empty(), "{strategy:?}: {:?}", r.failures);
+    }
+}
