@@ -23,7 +23,9 @@ pub struct ExpungeFix {
     /// Pass 2 gets counters of its own instead of the caller's cumulative ones.
     pub per_pass_counters: bool,
     /// Unlink only the message files of records purged for good, never those whose
-    /// records pass 1 moved into cyrus.expunge.
+    /// records pass 1 moved into cyrus.expunge. (With no cyrus.expunge to append to, a
+    /// cleanup does not create one, T7:2066-2070: pass 1 then moves nothing and its
+    /// records are purged for good, files included.)
     pub keep_pass1_files: bool,
 }
 
@@ -307,6 +309,7 @@ fn expunge_locked(
 
     // Pass 1 over the index (T12:2326).
     let index_map = mb.index_map;
+    let pass1_moves = st.expunge_fd.is_some();
     let mut sinks = Sinks {
         newindex: st.newindex.as_mut(),
         newcache: st.newcache.as_mut(),
@@ -326,7 +329,8 @@ fn expunge_locked(
         decide,
         0,
     )?;
-    let pass1_uids = deleted.len();
+    // The UIDs whose records pass 1 moved into cyrus.expunge (none without one).
+    let pass1_uids = if pass1_moves { deleted.len() } else { 0 };
     let n1 = report.pass1.appended as u64;
     if n1 > 0 {
         cx.story(format!(

@@ -13,7 +13,7 @@ use engine::oracle::check_all;
 use engine::{ExpireRule, Strategy, Version};
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;
-use support::{DAY, SPAM, World};
+use support::{DAY, EXPUNGE, INDEX, SPAM, World};
 
 /// One night of the mailbox's life.
 #[derive(Debug, Clone)]
@@ -128,6 +128,45 @@ proptest! {
             prop_assert!(w.fs.check_invariants().is_ok());
             let v = check_all(&mut w.fs.clone(), &ghost);
             prop_assert_eq!(v.delivered, v.live + v.expunged + v.purged + v.lost);
+        }
+    }
+
+    /// `reconstruct` of any mailbox the complete fixes leave changes no message's place:
+    /// cyrus.index lists the same UIDs; cyrus.expunge the same (2.3.12's `-k`) or its
+    /// messages are purged (2.3.7's tool, or no `-k`), which the ghost allows for expunged
+    /// mail; nothing is recovered from a bare file; the fsck stays clean and nothing is lost.
+    #[test]
+    fn reconstruct_moves_no_message_and_keeps_the_fsck_clean(
+        nights in prop::collection::vec(night(), 1..6),
+        expire_days in 1u32..10,
+        on_2_3_12 in any::<bool>(),
+        keep in any::<bool>(),
+    ) {
+        let version = if on_2_3_12 { Version::V2_3_12 } else { Version::V2_3_7 };
+        for strategy in [Strategy::Fix1Complete, Strategy::Fix2DelayedThenCleanup] {
+            let (mut w, mut ghost) = live(strategy, version, expire_days, &nights);
+            let index_before = w.uids(INDEX);
+            let mut expunge_before = w.uids(EXPUNGE);
+            expunge_before.sort_unstable();
+            w.now += 3600;
+            let rep = w
+                .with("reconstruct", |cx| engine::reconstruct::reconstruct(cx, SPAM, keep))
+                .unwrap();
+            ghost.admin_purged(SPAM, &rep.purged);
+            prop_assert_eq!(w.uids(INDEX), index_before);
+            prop_assert!(rep.recovered.is_empty(), "{:?}", rep);
+            if keep && on_2_3_12 {
+                prop_assert_eq!(w.uids(EXPUNGE), expunge_before);
+                prop_assert!(rep.purged.is_empty());
+            } else {
+                let mut purged = rep.purged.clone();
+                purged.sort_unstable();
+                prop_assert_eq!(purged, expunge_before);
+                prop_assert!(w.size(EXPUNGE).is_none());
+            }
+            let v = check_all(&mut w.fs.clone(), &ghost);
+            prop_assert!(v.findings.is_empty(), "{}: {:#?}", strategy.name(), v.findings);
+            prop_assert_eq!(v.lost, 0);
         }
     }
 }

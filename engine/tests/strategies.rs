@@ -381,3 +381,23 @@ fn cyrus_2_3_7_after_a_sparse_write_the_next_cleanup_stops_at_a_zero_record_in_t
     assert!(f.with_check(SPARSE_FILE).count() == 1, "{f}");
     assert!(f.with_check(RECORDS_IN_HOLE).count() == 1, "{f}");
 }
+
+#[test]
+fn with_no_cyrus_expunge_fix1_complete_purges_expired_files_instead_of_leaking_them() {
+    // cyr_expire's cleanup does not create cyrus.expunge (T7:2066-2070): pass 1 has nowhere
+    // to move the expired records, so they are purged for good and so must their files be.
+    // Keeping them, as fix 1's keep_pass1_files did before, left files no record names,
+    // which a later reconstruct brought back as new mail.
+    for strategy in [Strategy::Cyrus237, Strategy::Fix1Complete] {
+        let mut w = World::new(Version::V2_3_7);
+        w.with("admin", |cx| engine::mailbox::mailbox_create(cx, SPAM, 1))
+            .unwrap();
+        w.deliver(T0 - 20 * DAY, 700);
+        w.deliver(w.now, 700);
+        assert!(w.size(EXPUNGE).is_none());
+        w.cyr_expire(strategy).0.unwrap();
+        assert_eq!(w.uids(INDEX), vec![2], "{strategy:?}");
+        assert!(w.size(EXPUNGE).is_none(), "{strategy:?}");
+        assert_eq!(w.message_files(), vec![2], "{strategy:?}");
+    }
+}
