@@ -165,6 +165,12 @@ pub struct CrashReport {
     pub reconstruct: String,
     /// Mailbox reconstructions the recoveries ran, over all points.
     pub reconstructions: u64,
+    /// Messages those reconstructions put back in cyrus.index from a bare file (no record
+    /// in either file named them: flags lost, new dates), over all points. Mail a crash
+    /// between mailbox_expunge's renames and its unlinks left behind comes back this way.
+    pub recovered_messages: u64,
+    /// Message files those reconstructions purged because cyrus.expunge listed them.
+    pub purged_messages: u64,
     /// Filesystem calls the step makes without a crash.
     pub calls: u64,
     /// Crash points tried: calls x modes (or 1 with `--point`).
@@ -266,6 +272,8 @@ pub fn crash(
         modes: plan.modes.iter().map(|m| m.name().to_string()).collect(),
         reconstruct: plan.reconstruct.name().to_string(),
         reconstructions: 0,
+        recovered_messages: 0,
+        purged_messages: 0,
         calls,
         points: 0,
         failures: Vec::new(),
@@ -287,6 +295,8 @@ pub fn crash(
             report.points += 1;
             report.unopenable_points += u64::from(recovery.unopenable);
             report.reconstructions += recovery.reconstructed;
+            report.recovered_messages += recovery.recovered;
+            report.purged_messages += recovery.purged;
             let checks: Vec<String> = found.iter().map(|v| v.check.clone()).collect();
             digests.push_str(&format!(
                 "{:016x}\n",
@@ -434,6 +444,9 @@ struct Recovery {
     unopenable: bool,
     /// Mailboxes reconstructed.
     reconstructed: u64,
+    /// Messages reconstruct recovered from bare files, and files it purged.
+    recovered: u64,
+    purged: u64,
 }
 
 /// The next login's SELECT of every mailbox: the ones that did not open, as violations.
@@ -476,6 +489,7 @@ fn open_all(w: &mut World, step: usize) -> Vec<(String, Violation)> {
 fn recover(w: &mut World, target: &Timed, step: usize, policy: ReconstructPolicy) -> Recovery {
     let failed = open_all(w, step);
     let unopenable = !failed.is_empty();
+    let (mut recovered, mut purged) = (0, 0);
     let to_rebuild: Vec<String> = match policy {
         ReconstructPolicy::Never => Vec::new(),
         ReconstructPolicy::Failed => failed.iter().map(|(m, _)| m.clone()).collect(),
@@ -486,7 +500,10 @@ fn recover(w: &mut World, target: &Timed, step: usize, policy: ReconstructPolicy
     } else {
         w.set_actor(Some("reconstruct (administrator)"));
         for m in &to_rebuild {
-            let _ = w.reconstruct(m, false);
+            if let Ok(rep) = w.reconstruct(m, false) {
+                recovered += rep.recovered.len() as u64;
+                purged += rep.purged.len() as u64;
+            }
         }
         w.set_actor(None);
         open_all(w, step).into_iter().map(|(_, v)| v).collect()
@@ -501,5 +518,7 @@ fn recover(w: &mut World, target: &Timed, step: usize, policy: ReconstructPolicy
         violations: out,
         unopenable,
         reconstructed: to_rebuild.len() as u64,
+        recovered,
+        purged,
     }
 }

@@ -62,7 +62,7 @@ fn text(r: &CrashReport) -> String {
     let mut out = format!(
         "crash {} strategy {} seed {}: step {} ({}), {} call(s), modes {}\n\
          {} crash point(s) tried, {} failed, {} left a mailbox unopenable; reconstruct {} \
-         ({} run(s)); digest {}\n",
+         ({} run(s): {} message(s) back from bare files, {} purged); digest {}\n",
         r.scenario,
         r.strategy,
         r.seed,
@@ -75,6 +75,8 @@ fn text(r: &CrashReport) -> String {
         r.unopenable_points,
         r.reconstruct,
         r.reconstructions,
+        r.recovered_messages,
+        r.purged_messages,
         r.digest
     );
     if !r.known_violations.is_empty() {
