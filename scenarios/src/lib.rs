@@ -19,6 +19,7 @@ pub mod recorder;
 pub mod report;
 pub mod scenario;
 pub mod sweep;
+mod untraced;
 pub mod world;
 
 pub use catalog::catalog_names;
