@@ -16,7 +16,7 @@ use crate::fsck::Finding;
 use crate::fsck::source::ByteSource;
 use crate::fsck::{OpenMailbox, SharedVfs, VfsFile};
 use crate::ghost::Ghost;
-use crate::mailbox::{FNAME_EXPUNGE, FNAME_INDEX, mailbox_path};
+use crate::mailbox::{FNAME_EXPUNGE, FNAME_INDEX, mailbox_path, path_in};
 
 /// A record of the inventory: its UID and cache offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,11 +180,10 @@ fn check_mailbox(
     v: &mut Verdict,
 ) -> Vec<Rec> {
     let dir = m.dir.clone();
-    let ip = format!("{dir}/{FNAME_INDEX}");
-    let ep = format!("{dir}/{FNAME_EXPUNGE}");
-    let files = m.message_uids();
+    let ip = path_in(&dir, FNAME_INDEX);
+    let ep = path_in(&dir, FNAME_EXPUNGE);
     let tag = |f: Finding| Finding {
-        file: format!("{dir}/{}", f.file),
+        file: path_in(&dir, &f.file),
         ..f
     };
 
@@ -195,6 +194,7 @@ fn check_mailbox(
             .findings
             .push(Finding::new(&ip, "index-unreadable", e.to_string())),
     }
+    let files = std::mem::take(&mut m.message_uids);
 
     // Inventory of the records, through cyrus.index's geometry (as Cyrus reads both).
     let Some((ih, geo)) = m.index.as_mut().ok().and_then(|f| {

@@ -29,9 +29,9 @@ pub(crate) fn entries_of(files: &[(String, sim::Stat)], dir: &str) -> Option<Vec
     if files.binary_search_by(|(p, _)| p.as_str().cmp(dir)).is_ok() {
         return None;
     }
-    let prefix = format!("{dir}/");
+    let prefix = engine::mailbox::path_in(dir, "");
     let from = files.partition_point(|(p, _)| p.as_str() < prefix.as_str());
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<String> = Vec::with_capacity(files.len() - from);
     for (path, _) in files[from..].iter() {
         let Some(rest) = path.strip_prefix(&prefix) else {
             break;

@@ -170,6 +170,8 @@ pub struct OpenMailbox<'a, 'v> {
     pub dir: String,
     /// The directory's entries, or why it could not be listed.
     pub names: Result<Vec<String>, String>,
+    /// The UIDs that have a message file among `names` (none if it could not be listed).
+    pub message_uids: HashSet<u32>,
     pub index: io::Result<VfsFile<'a, 'v>>,
     pub expunge: io::Result<VfsFile<'a, 'v>>,
     pub cache: io::Result<VfsFile<'a, 'v>>,
@@ -190,23 +192,20 @@ impl<'a, 'v> OpenMailbox<'a, 'v> {
         dir: &str,
         names: Result<Vec<String>, String>,
     ) -> OpenMailbox<'a, 'v> {
-        let open = |name: &str| VfsFile::open(fs, pid, &format!("{dir}/{name}"));
+        let open = |name: &str| VfsFile::open(fs, pid, &crate::mailbox::path_in(dir, name));
+        let message_uids = names
+            .iter()
+            .flatten()
+            .filter_map(|n| message_uid_from_name(n))
+            .collect();
         OpenMailbox {
             dir: dir.to_string(),
             names,
+            message_uids,
             index: open(FNAME_INDEX),
             expunge: open(FNAME_EXPUNGE),
             cache: open(FNAME_CACHE),
         }
-    }
-
-    /// The UIDs that have a message file (none if the directory could not be listed).
-    pub fn message_uids(&self) -> HashSet<u32> {
-        self.names
-            .iter()
-            .flatten()
-            .filter_map(|n| message_uid_from_name(n))
-            .collect()
     }
 
     /// The file-level fsck, as [`fsck_vfs_mailbox`] reports it.
@@ -218,7 +217,6 @@ impl<'a, 'v> OpenMailbox<'a, 'v> {
         if let Err(e) = &self.names {
             return Err(not_mailbox(e.clone()));
         }
-        let uids = self.message_uids();
         let index = match &mut self.index {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -232,7 +230,7 @@ impl<'a, 'v> OpenMailbox<'a, 'v> {
             index,
             expunge,
             cache,
-            message_uids: Some(&uids),
+            message_uids: Some(&self.message_uids),
         })
     }
 
