@@ -421,6 +421,16 @@ impl World {
     }
 }
 
+/// Whether a step whose filesystem raised `events` may have changed files beyond its op's
+/// own mailbox: a power loss reverts every file to its durable image. A kill changes no file
+/// (it closes fds and drops locks and maps), and every op's process is killed when it
+/// exits, so a kill alone must not make the oracles judge every mailbox again.
+pub fn changes_every_mailbox(events: &[sim::SimEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e.kind, sim::EventKind::PowerLoss))
+}
+
 /// How a run is driven.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
