@@ -262,3 +262,69 @@ fn io_failure(file: &str, e: &io::Error) -> InspectError {
         error: io::Error::new(e.kind(), e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::{SimConfig, SimFs};
+
+    /// A file with data at its start, a hole, and data again at `tail`.
+    fn sparse_file(fs: &mut SimFs, path: &str, tail: u64) {
+        let pid = fs.spawn("writer");
+        let fd = fs.open(pid, path, OpenFlags::RDWR_CREATE).unwrap();
+        let head: Vec<u8> = (0..100u8).collect();
+        fs.pwrite(pid, fd, &head, 0).unwrap();
+        fs.pwrite(pid, fd, &[7u8; 50], tail).unwrap();
+        fs.close(pid, fd).unwrap();
+    }
+
+    /// Whatever the size (read whole, or one `pread` per read), a `VfsFile` reads the bytes
+    /// and finds the data that `pread` and `map_next_data` give.
+    #[test]
+    fn reads_equal_preads_whether_the_file_is_read_whole_or_not() {
+        for tail in [200_000, WHOLE_FILE_MAX + 4096] {
+            let mut fs = SimFs::new(SimConfig::default());
+            sparse_file(&mut fs, "f", tail);
+            let mut truth = fs.snapshot();
+            let tpid = truth.spawn("truth");
+            let tfd = truth.open(tpid, "f", OpenFlags::RDONLY).unwrap();
+            let tmap = truth.mmap(tpid, tfd, tail + 50).unwrap();
+            let pid = fs.spawn("reader");
+            let shared: SharedVfs = RefCell::new(&mut fs);
+            let mut f = VfsFile::open(&shared, pid, "f").unwrap();
+            assert_eq!(f.len().unwrap(), tail + 50);
+            let ends = [
+                0,
+                50,
+                99,
+                100,
+                4095,
+                4096,
+                8192,
+                tail - 10,
+                tail,
+                tail + 49,
+                tail + 50,
+            ];
+            for off in ends {
+                let (mut got, mut want) = ([1u8; 64], [1u8; 64]);
+                let n = f.read_at(off, &mut got).unwrap();
+                let m = if off >= tail + 50 {
+                    0
+                } else {
+                    truth.pread(tpid, tfd, &mut want, off).unwrap()
+                };
+                assert_eq!((n, &got[..n]), (m, &want[..m]), "tail {tail} offset {off}");
+                let d = truth.map_next_data(tpid, tmap, off).unwrap();
+                let want_next = (d < tail + 50).then_some(d);
+                assert_eq!(
+                    f.next_data(off).unwrap(),
+                    want_next,
+                    "tail {tail} offset {off}"
+                );
+            }
+            // The hole is seen: data resumes in the tail's block, not where it was asked for.
+            assert!(f.next_data(8192).unwrap().is_some_and(|d| d > 8192));
+        }
+    }
+}
