@@ -27,7 +27,16 @@ pub struct Delivery {
 /// and data padded to 4 bytes. The content is a function of the UID so the fsck can tell
 /// whose record an offset points at.
 pub fn cache_record_for(uid: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(224);
+    write_cache_record_for(uid, &mut out);
+    out
+}
+
+/// [`cache_record_for`] into `out` (cleared first), so that a caller checking many records
+/// reuses one buffer.
+pub fn write_cache_record_for(uid: u32, out: &mut Vec<u8>) {
     // The oracle rebuilds this for every record after every step: no formatting machinery.
+    out.clear();
     let mut digits = [0u8; 10];
     let mut n = uid;
     let mut i = digits.len();
@@ -40,7 +49,6 @@ pub fn cache_record_for(uid: u32) -> Vec<u8> {
         }
     }
     let uid_text = &digits[i..];
-    let mut out = Vec::with_capacity(224);
     for name in crate::format::CACHE_FIELD_NAMES {
         let len = name.len() + b" of uid ".len() + uid_text.len();
         out.extend_from_slice(&(len as u32).to_be_bytes());
@@ -49,7 +57,6 @@ pub fn cache_record_for(uid: u32) -> Vec<u8> {
         out.extend_from_slice(uid_text);
         out.resize(out.len().next_multiple_of(4), 0);
     }
-    out
 }
 
 /// The GUID Cyrus would compute (a SHA1 of the message); any 20 bytes unique per UID do.

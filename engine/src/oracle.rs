@@ -4,19 +4,19 @@
 //! allowed it).
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::io;
 
 use sim::{Pid, Vfs};
 
-use crate::append::cache_record_for;
+use crate::append::write_cache_record_for;
 use crate::format::checked::Geometry;
 use crate::format::{INDEX_HEADER_SIZE, IndexHeader};
+use crate::fsck::Finding;
 use crate::fsck::source::ByteSource;
-use crate::fsck::{Finding, message_uid_from_name};
-use crate::fsck::{SharedVfs, VfsFile, fsck_vfs_mailbox};
+use crate::fsck::{OpenMailbox, SharedVfs, VfsFile};
 use crate::ghost::Ghost;
-use crate::mailbox::{FNAME_CACHE, FNAME_EXPUNGE, FNAME_INDEX, mailbox_path};
+use crate::mailbox::{FNAME_EXPUNGE, FNAME_INDEX, mailbox_path, path_in};
 
 /// A record of the inventory: its UID and cache offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,24 +72,77 @@ pub struct Verdict {
 
 /// Run every oracle over every mailbox the ghost knows.
 pub fn check_all(fs: &mut dyn Vfs, ghost: &Ghost) -> Verdict {
-    let pid = fs.spawn("fsck");
+    let mut judge = Judge::new(fs);
     let mut v = Verdict::default();
-    for (name, gm) in &ghost.mailboxes {
-        check_mailbox(fs, pid, ghost, name, gm, &mut v);
+    for name in ghost.mailboxes.keys() {
+        v.absorb(&judge.mailbox(ghost, name));
     }
-    let _ = fs.kill(pid);
+    judge.finish();
     v
 }
 
 /// Run every oracle over one mailbox the ghost knows (an empty verdict for one it does not).
 pub fn check_one(fs: &mut dyn Vfs, ghost: &Ghost, name: &str) -> Verdict {
-    let mut v = Verdict::default();
-    if let Some(gm) = ghost.mailboxes.get(name) {
-        let pid = fs.spawn("fsck");
-        check_mailbox(fs, pid, ghost, name, gm, &mut v);
-        let _ = fs.kill(pid);
-    }
+    let mut judge = Judge::new(fs);
+    let v = judge.mailbox(ghost, name);
+    judge.finish();
     v
+}
+
+/// The oracles as one reading process ("fsck") that judges as many mailboxes as asked, each
+/// listed once and each of its files opened once.
+pub struct Judge<'v> {
+    fs: &'v mut dyn Vfs,
+    pid: Pid,
+}
+
+impl<'v> Judge<'v> {
+    /// Spawn the reading process on `fs`.
+    pub fn new(fs: &'v mut dyn Vfs) -> Judge<'v> {
+        let pid = fs.spawn("fsck");
+        Judge { fs, pid }
+    }
+
+    /// Every oracle over one mailbox the ghost knows (an empty verdict for one it does not).
+    pub fn mailbox(&mut self, ghost: &Ghost, name: &str) -> Verdict {
+        self.judge(ghost, name, None).verdict
+    }
+
+    /// As [`Judge::mailbox`], and what cyrus.index held, which the judge read anyway. A
+    /// caller that already has the entries of the mailbox's directory, as [`Vfs::list`]
+    /// would give them, passes them (a `SimFs` lists its files without a call).
+    pub fn judge(&mut self, ghost: &Ghost, name: &str, entries: Option<Vec<String>>) -> Judged {
+        let mut v = Verdict::default();
+        let mut index_uids = None;
+        if let Some(gm) = ghost.mailboxes.get(name) {
+            let dir = mailbox_path(name);
+            let shared: SharedVfs = RefCell::new(&mut *self.fs);
+            let m = match entries {
+                Some(e) => OpenMailbox::open_listed(&shared, self.pid, &dir, Ok(e)),
+                None => OpenMailbox::open(&shared, self.pid, &dir),
+            };
+            let index_recs = check_mailbox(m, ghost, gm, &mut v);
+            index_uids = Some(index_recs.iter().map(|r| r.uid).collect());
+        }
+        Judged {
+            verdict: v,
+            index_uids,
+        }
+    }
+
+    /// Kill the reading process: no fd or map it opened outlives it.
+    pub fn finish(self) {
+        let _ = self.fs.kill(self.pid);
+    }
+}
+
+/// One mailbox judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    pub verdict: Verdict,
+    /// The UIDs cyrus.index holds, in file order, as [`index_uids`] reads them; `None` for a
+    /// mailbox the ghost does not know (nothing was read).
+    pub index_uids: Option<Vec<u32>>,
 }
 
 impl Verdict {
@@ -110,70 +163,68 @@ fn read_header(f: &mut VfsFile) -> Option<IndexHeader> {
     IndexHeader::from_bytes(&h[..n])
 }
 
+/// The records of `f` (read with cyrus.index's geometry and `f`'s own header), none if its
+/// header or its records cannot be read.
+fn records_of(f: &mut VfsFile, geo: &Geometry) -> Vec<Rec> {
+    read_header(f)
+        .and_then(|h| inventory(f, geo, h.exists as u64).ok())
+        .unwrap_or_default()
+}
+
+/// Judge one mailbox into `v`; returns the records cyrus.index holds (none if its header
+/// cannot be read).
 fn check_mailbox(
-    fs: &mut dyn Vfs,
-    pid: Pid,
+    mut m: OpenMailbox<'_, '_>,
     ghost: &Ghost,
-    name: &str,
     gm: &crate::ghost::GhostMailbox,
     v: &mut Verdict,
-) {
-    let dir = mailbox_path(name);
-    let ip = format!("{dir}/{FNAME_INDEX}");
-    let ep = format!("{dir}/{FNAME_EXPUNGE}");
-    let cp = format!("{dir}/{FNAME_CACHE}");
-    let files: HashSet<u32> = fs
-        .list(&dir)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| message_uid_from_name(n))
-        .collect();
+) -> Vec<Rec> {
+    let dir = m.dir.clone();
+    let ip = path_in(&dir, FNAME_INDEX);
+    let ep = path_in(&dir, FNAME_EXPUNGE);
     let tag = |f: Finding| Finding {
-        file: format!("{dir}/{}", f.file),
+        file: path_in(&dir, &f.file),
         ..f
     };
 
     // File-level fsck.
-    match fsck_vfs_mailbox(fs, &dir) {
+    match m.fsck() {
         Ok(r) => v.findings.extend(r.findings.into_iter().map(tag)),
         Err(e) => v
             .findings
             .push(Finding::new(&ip, "index-unreadable", e.to_string())),
     }
-    let shared: SharedVfs = RefCell::new(fs);
-    let open = |path: &str| VfsFile::open(&shared, pid, path).ok();
+    let files = std::mem::take(&mut m.message_uids);
 
     // Inventory of the records, through cyrus.index's geometry (as Cyrus reads both).
-    let Some(ih) = open(&ip).and_then(|mut f| read_header(&mut f)) else {
+    let Some((ih, geo)) = m.index.as_mut().ok().and_then(|f| {
+        let h = read_header(f)?;
+        Some((h, Geometry::from_header(&h).ok()?))
+    }) else {
         v.delivered += gm.msgs.len() as u64;
         v.lost += gm.msgs.len() as u64;
-        return;
+        return Vec::new();
     };
-    let Ok(geo) = Geometry::from_header(&ih) else {
-        v.delivered += gm.msgs.len() as u64;
-        v.lost += gm.msgs.len() as u64;
-        return;
+    let index_recs = match &mut m.index {
+        Ok(f) => inventory(f, &geo, ih.exists as u64).unwrap_or_default(),
+        Err(_) => Vec::new(),
     };
-    let index_recs = open(&ip)
-        .and_then(|mut f| inventory(&mut f, &geo, ih.exists as u64).ok())
-        .unwrap_or_default();
-    let expunge_recs = open(&ep)
-        .and_then(|mut f| {
-            let eh = read_header(&mut f)?;
-            inventory(&mut f, &geo, eh.exists as u64).ok()
-        })
-        .unwrap_or_default();
+    let expunge_recs = match &mut m.expunge {
+        Ok(f) => records_of(f, &geo),
+        Err(_) => Vec::new(),
+    };
 
     // Every cache offset at the cache record written for its UID.
-    let cache_len = shared.borrow_mut().stat(&cp).map(|s| s.size).unwrap_or(0);
+    let (mut want, mut got) = (Vec::with_capacity(256), Vec::with_capacity(256));
     for (file, recs) in [(&ip, &index_recs), (&ep, &expunge_recs)] {
         let mut wrong = 0u64;
         let mut example = None;
-        if let Some(mut cf) = open(&cp) {
+        if let Ok(cf) = &mut m.cache {
+            let cache_len = cf.len().unwrap_or(0);
             for r in recs.iter() {
-                let want = cache_record_for(r.uid);
+                write_cache_record_for(r.uid, &mut want);
                 let off = r.cache_offset as u64;
-                let mut got = vec![0u8; want.len()];
+                got.resize(want.len(), 0);
                 let ok = off != 0
                     && off + want.len() as u64 <= cache_len
                     && cf.read_at(off, &mut got).ok() == Some(want.len())
@@ -239,6 +290,7 @@ fn check_mailbox(
             ),
         ));
     }
+    index_recs
 }
 
 fn list(uids: &[u32]) -> String {

@@ -4,10 +4,10 @@
 use sim::{Errno, OpenFlags, Whence};
 
 use crate::cx::{CResult, Cx};
-use crate::mailbox::{quota_root, read_full, retry_write};
+use crate::mailbox::{path_in, quota_root, read_full, retry_write};
 
 pub fn quota_path(root: &str) -> String {
-    format!("quota/{root}")
+    path_in("quota", root)
 }
 
 /// `quota_read`: the used bytes, or None when the root has no quota file.

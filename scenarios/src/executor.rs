@@ -13,6 +13,7 @@ use engine::{Cx, CyrusError, ExpungeMode, Log, NoteKind, Site, Strategy};
 use sim::{FaultAction, FaultPlan, SimFs};
 
 use crate::report::*;
+use crate::untraced::{FsMark, entries_of};
 
 /// One thing that happens to the site. Parameters are already drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +198,8 @@ pub struct World {
     pub(crate) sessions: BTreeMap<String, crate::session::Held>,
     /// What the session oracles found, each (check, file) once.
     pub(crate) session_findings: BTreeMap<(String, String), engine::fsck::Finding>,
+    /// What cyrus.index held in each mailbox the oracles read at [`FsMark`].
+    index_seen: (FsMark, BTreeMap<String, Vec<u32>>),
 }
 
 impl World {
@@ -218,6 +221,7 @@ impl World {
             verdicts: BTreeMap::new(),
             sessions: BTreeMap::new(),
             session_findings: BTreeMap::new(),
+            index_seen: (FsMark::default(), BTreeMap::new()),
         }
     }
 
@@ -331,15 +335,15 @@ impl World {
                 // The user picks among what the index shows and is not yet \Deleted (read on
                 // a copy, so the look is not a call of the run).
                 let ghost = self.ghost.mailboxes.get(mailbox);
-                let mut candidates: Vec<u32> =
-                    engine::oracle::index_uids(&mut self.snapshot(), mailbox)
-                        .into_iter()
-                        .filter(|u| {
-                            ghost
-                                .and_then(|m| m.msgs.get(u))
-                                .is_some_and(|g| !g.deleted)
-                        })
-                        .collect();
+                let mut candidates: Vec<u32> = self
+                    .index_uids(mailbox)
+                    .into_iter()
+                    .filter(|u| {
+                        ghost
+                            .and_then(|m| m.msgs.get(u))
+                            .is_some_and(|g| !g.deleted)
+                    })
+                    .collect();
                 let mut pick = Vec::new();
                 while pick.len() < *count as usize && !candidates.is_empty() {
                     let i = if *random {
@@ -428,6 +432,15 @@ impl World {
         }
     }
 
+    /// The UIDs cyrus.index of `mailbox` holds, in file order (what a user sees): as the
+    /// oracles last read them if no file changed since, else read on a copy.
+    pub fn index_uids(&self, mailbox: &str) -> Vec<u32> {
+        match self.index_seen.1.get(mailbox) {
+            Some(uids) if self.index_seen.0 == FsMark::of(&self.fs) => uids.clone(),
+            _ => engine::oracle::index_uids(&mut self.snapshot(), mailbox),
+        }
+    }
+
     /// A copy of the filesystem for looking, with no faults armed: a look must never trip
     /// the fault plan meant for the run.
     fn snapshot(&self) -> SimFs {
@@ -462,10 +475,21 @@ impl World {
             .cloned()
             .collect();
         if !names.is_empty() {
+            // One reading process for the step; the copy is dropped with it.
             let mut fs = self.snapshot();
+            let files = fs.files();
+            let mut judge = engine::oracle::Judge::new(&mut fs);
+            let mark = FsMark::of(&self.fs);
+            if self.index_seen.0 != mark {
+                self.index_seen = (mark, BTreeMap::new());
+            }
             for name in names {
-                let v = engine::oracle::check_one(&mut fs, &self.ghost, &name);
-                self.verdicts.insert(name, v);
+                let entries = entries_of(&files, &engine::mailbox::mailbox_path(&name));
+                let judged = judge.judge(&self.ghost, &name, entries);
+                if let Some(uids) = judged.index_uids {
+                    self.index_seen.1.insert(name.clone(), uids);
+                }
+                self.verdicts.insert(name, judged.verdict);
             }
         }
         let mut all = Verdict::default();
@@ -475,6 +499,16 @@ impl World {
         all.findings.extend(self.session_findings.values().cloned());
         all
     }
+}
+
+/// Whether a step whose filesystem raised `events` may have changed files beyond its op's
+/// own mailbox: a power loss reverts every file to its durable image. A kill changes no file
+/// (it closes fds and drops locks and maps), and every op's process is killed when it
+/// exits, so a kill alone must not make the oracles judge every mailbox again.
+pub fn changes_every_mailbox(events: &[sim::SimEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e.kind, sim::EventKind::PowerLoss))
 }
 
 /// How a run is driven.

@@ -20,6 +20,7 @@ pub mod report;
 pub mod scenario;
 pub mod session;
 pub mod sweep;
+mod untraced;
 pub mod world;
 
 pub use catalog::catalog_names;

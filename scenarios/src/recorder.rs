@@ -89,11 +89,8 @@ impl Recorder {
                 }
             }
         }
-        // A power loss or a kill can change more than the op's own mailbox.
         let everything =
-            w.fs.events_since(self.sim_events_seen)
-                .iter()
-                .any(|e| matches!(e.kind, sim::EventKind::PowerLoss | sim::EventKind::Killed));
+            crate::executor::changes_every_mailbox(w.fs.events_since(self.sim_events_seen));
         self.sim_events_seen = w.fs.events().len();
         self.verdict = w.check_after(op, everything);
         for f in &self.verdict.findings {

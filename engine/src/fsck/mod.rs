@@ -19,7 +19,7 @@ use std::fmt;
 pub use dir::{InspectError, inspect_dir};
 pub use mailbox::{MailboxFiles, fsck_mailbox, message_uid_from_name};
 pub use source::{ByteSource, SparseBytes, read_full_at};
-pub use vfs_source::{SharedVfs, VfsFile, fsck_vfs_mailbox};
+pub use vfs_source::{OpenMailbox, SharedVfs, VfsFile, fsck_vfs_mailbox};
 
 /// File names inside a mailbox directory (FNAME_*, cyrus/imap/mailbox.h, cyrus-imapd-2.3.12-p1).
 pub const FNAME_INDEX: &str = "cyrus.index";
