@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Weak};
 
-use crate::extents::BlockMap;
+use crate::extents::{BlockMap, Entry};
 use crate::hash::{IdHasher, content_hash};
 
 /// One block's bytes, shared between every file, durable image and private map copy that
@@ -39,13 +39,14 @@ impl Interner {
         self.insert(h, Arc::new(data.into()))
     }
 
-    /// Like [`Interner::intern`] for a buffer the caller already owns (no copy when new).
-    pub fn intern_owned(&mut self, data: Box<[u8]>) -> Buf {
+    /// Like [`Interner::intern`] for a buffer the caller already owns: no copy when new;
+    /// when an equal buffer is found, `data` is handed back for reuse.
+    pub fn intern_reusing(&mut self, data: Box<[u8]>) -> (Buf, Option<Box<[u8]>>) {
         let h = content_hash(&data);
         if let Some(found) = self.lookup(h, &data) {
-            return found;
+            return (found, Some(data));
         }
-        self.insert(h, Arc::new(data))
+        (self.insert(h, Arc::new(data)), None)
     }
 
     fn lookup(&self, h: u64, data: &[u8]) -> Option<Buf> {
@@ -95,7 +96,7 @@ impl Interner {
 ///
 /// Invariant: bytes of an allocated block past `size` are zero (truncation zeroes them), so
 /// a mapping's view of the tail of the last page is zeros, as POSIX says.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SparseFile {
     bs: u64,
     size: u64,
@@ -105,6 +106,22 @@ pub struct SparseFile {
     /// 88-byte appends does not re-hash a block per write. Its entry in `blocks` exists but
     /// is stale while it is here.
     dirty: Option<(u64, Box<[u8]>)>,
+    /// A block buffer no longer needed (a private block that turned out to be zeros or a
+    /// duplicate), kept for the next private block instead of a new allocation.
+    spare: Option<Box<[u8]>>,
+}
+
+impl Clone for SparseFile {
+    /// A clone shares every interned block; it copies the private block, not the spare.
+    fn clone(&self) -> Self {
+        SparseFile {
+            bs: self.bs,
+            size: self.size,
+            blocks: self.blocks.clone(),
+            dirty: self.dirty.clone(),
+            spare: None,
+        }
+    }
 }
 
 impl SparseFile {
@@ -114,6 +131,7 @@ impl SparseFile {
             size: 0,
             blocks: BlockMap::default(),
             dirty: None,
+            spare: None,
         }
     }
 
@@ -211,15 +229,12 @@ impl SparseFile {
             let chunk = &data[pos..pos + n];
             if n == bs {
                 // Whole block: no read-modify-write.
-                if matches!(&self.dirty, Some((d, _)) if *d == idx) {
-                    self.dirty = None;
-                }
                 let v = if is_zero(chunk) {
                     None
                 } else {
                     Some(interner.intern(chunk))
                 };
-                self.blocks.insert(idx, v);
+                self.set_entry(idx, v);
             } else {
                 self.write_partial(interner, idx, in_block, chunk);
             }
@@ -231,10 +246,7 @@ impl SparseFile {
     fn write_partial(&mut self, interner: &mut Interner, idx: u64, at: usize, chunk: &[u8]) {
         if !matches!(&self.dirty, Some((d, _)) if *d == idx) {
             self.seal(interner);
-            let mut buf = vec![0u8; self.bs as usize].into_boxed_slice();
-            if let Some(src) = self.block(idx) {
-                buf.copy_from_slice(src);
-            }
+            let buf = self.buffer_from(idx);
             if !self.blocks.contains(idx) {
                 self.blocks.insert(idx, None);
             }
@@ -245,16 +257,74 @@ impl SparseFile {
         }
     }
 
+    /// A private copy of block `idx` (zeros for a hole), in the spare buffer if there is one.
+    fn buffer_from(&mut self, idx: u64) -> Box<[u8]> {
+        match self.spare.take() {
+            Some(mut buf) if buf.len() == self.bs as usize => {
+                match self.block(idx) {
+                    Some(src) => buf.copy_from_slice(src),
+                    None => buf.fill(0),
+                }
+                buf
+            }
+            _ => match self.block(idx) {
+                Some(src) => src.into(),
+                None => vec![0u8; self.bs as usize].into_boxed_slice(),
+            },
+        }
+    }
+
     /// Intern the private block, if any, so that clones share every buffer.
     pub fn seal(&mut self, interner: &mut Interner) {
         if let Some((idx, buf)) = self.dirty.take() {
             let v = if is_zero(&buf) {
+                self.spare = Some(buf);
                 None
             } else {
-                Some(interner.intern_owned(buf))
+                let (shared, unused) = interner.intern_reusing(buf);
+                self.spare = unused;
+                Some(shared)
             };
             self.blocks.insert(idx, v);
         }
+    }
+
+    /// The index of the private block, if there is one.
+    pub fn private_block(&self) -> Option<u64> {
+        self.dirty.as_ref().map(|(d, _)| *d)
+    }
+
+    /// The entry of block `idx` if it is allocated and not the private block: `Some(None)`
+    /// for allocated zeros, `Some(Some(buf))` for a shared buffer.
+    pub fn sealed_entry(&self, idx: u64) -> Option<&Entry> {
+        if self.private_block() == Some(idx) {
+            return None;
+        }
+        self.blocks.get(idx)
+    }
+
+    /// Replace the private block by `entry`, which the caller knows holds the same bytes
+    /// (another file's sealed block): no hashing, and the buffer becomes the spare.
+    pub fn seal_as(&mut self, entry: Entry) {
+        if let Some((idx, buf)) = self.dirty.take() {
+            debug_assert!(
+                match &entry {
+                    Some(b) => ***b == *buf,
+                    None => is_zero(&buf),
+                },
+                "block {idx} sealed as a block with other contents"
+            );
+            self.spare = Some(buf);
+            self.blocks.insert(idx, entry);
+        }
+    }
+
+    /// Set block `idx` to `entry` (allocating it), dropping the private block if it is there.
+    pub fn set_entry(&mut self, idx: u64, entry: Entry) {
+        if matches!(&self.dirty, Some((d, _)) if *d == idx) {
+            self.spare = self.dirty.take().map(|(_, b)| b);
+        }
+        self.blocks.insert(idx, entry);
     }
 
     /// `ftruncate`: shrinking frees the blocks past the new size and zeroes the tail of the
@@ -290,6 +360,10 @@ impl SparseFile {
         }
         let first = off / self.bs;
         let last = (off + len - 1) / self.bs;
+        if last - first < free_blocks {
+            // Fits even if every block is new: no need to look at the block map.
+            return len;
+        }
         let mut needed = 0u64;
         let mut cursor = first;
         let stop_at = |cursor: u64, needed: u64| {
@@ -325,13 +399,13 @@ impl SparseFile {
     }
 
     /// The (sealed) entries of blocks `first..=last`, for a durable log or a copy.
-    pub fn entries_in(
-        &mut self,
-        interner: &mut Interner,
-        first: u64,
-        last: u64,
-    ) -> Vec<Option<Buf>> {
-        self.seal(interner);
+    pub fn entries_in(&mut self, interner: &mut Interner, first: u64, last: u64) -> Vec<Entry> {
+        if self
+            .private_block()
+            .is_some_and(|d| (first..=last).contains(&d))
+        {
+            self.seal(interner);
+        }
         (first..=last)
             .map(|i| self.blocks.get(i).cloned().flatten())
             .collect()

@@ -64,6 +64,55 @@ pub enum Outcome {
     Err(Errno),
 }
 
+/// Most arguments any call takes.
+pub const MAX_ARGS: usize = 3;
+
+/// The arguments of one call, held inline: recording a call allocates nothing for them (a
+/// path argument still owns its string). Reads as a slice.
+#[derive(Clone)]
+pub struct Args {
+    len: u8,
+    items: [Arg; MAX_ARGS],
+}
+
+impl Args {
+    pub fn new<const N: usize>(args: [Arg; N]) -> Args {
+        const { assert!(N <= MAX_ARGS, "a call takes at most MAX_ARGS arguments") };
+        let mut it = args.into_iter();
+        Args {
+            len: N as u8,
+            items: std::array::from_fn(|_| it.next().unwrap_or(Arg::U(0))),
+        }
+    }
+}
+
+impl std::ops::Deref for Args {
+    type Target = [Arg];
+    fn deref(&self) -> &[Arg] {
+        &self.items[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::DerefMut for Args {
+    fn deref_mut(&mut self) -> &mut [Arg] {
+        &mut self.items[..usize::from(self.len)]
+    }
+}
+
+impl PartialEq for Args {
+    fn eq(&self, other: &Args) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Args {}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// One traced call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceEntry {
@@ -72,7 +121,7 @@ pub struct TraceEntry {
     /// The process's name (empty for calls without a process).
     pub process: Arc<str>,
     pub call: &'static str,
-    pub args: Vec<Arg>,
+    pub args: Args,
     pub outcome: Outcome,
 }
 
@@ -82,7 +131,7 @@ impl TraceEntry {
         h.u64(self.pid.map_or(u64::MAX, |p| u64::from(p.0)));
         h.bytes(self.call.as_bytes());
         h.u64(self.args.len() as u64);
-        for a in &self.args {
+        for a in self.args.iter() {
             let (tag, words): (u64, [u64; 2]) = match a {
                 Arg::U(v) => (1, [*v, 0]),
                 Arg::I(v) => (2, [*v as u64, 0]),
@@ -406,7 +455,7 @@ mod tests {
             pid: Some(Pid(1)),
             process: Arc::from("imapd"),
             call: "write",
-            args: vec![Arg::Fd(Fd(3)), Arg::Data { len: 4, hash: 9 }],
+            args: Args::new([Arg::Fd(Fd(3)), Arg::Data { len: 4, hash: 9 }]),
             outcome,
         }
     }
@@ -418,6 +467,16 @@ mod tests {
             e.to_string(),
             "7 imapd[1] write(fd 3, <4 bytes #0000000000000009>) = 4"
         );
+    }
+
+    #[test]
+    fn args_read_as_the_slice_they_were_made_from() {
+        let a = Args::new([Arg::Fd(Fd(3)), Arg::U(7)]);
+        assert_eq!(&*a, &[Arg::Fd(Fd(3)), Arg::U(7)]);
+        assert_eq!(format!("{a:?}"), "[Fd(Fd(3)), U(7)]");
+        assert_eq!(a, Args::new([Arg::Fd(Fd(3)), Arg::U(7)]));
+        assert_ne!(a, Args::new([Arg::Fd(Fd(3))]));
+        assert!(Args::new([]).is_empty());
     }
 
     #[test]
