@@ -38,6 +38,13 @@ impl BlockMap {
 
     /// The run holding `idx`, as (start, run).
     fn run_of(&self, idx: u64) -> Option<(u64, &Vec<Entry>)> {
+        // Appends and reads near the end of a file, the common case, land in the last run;
+        // finding it is cheaper than a range search.
+        if let Some((&s, r)) = self.runs.last_key_value()
+            && idx >= s
+        {
+            return (idx - s < r.len() as u64).then_some((s, r));
+        }
         let (&s, r) = self.runs.range(..=idx).next_back()?;
         (idx - s < r.len() as u64).then_some((s, r))
     }

@@ -268,6 +268,51 @@ impl fmt::Display for TraceEntry {
     }
 }
 
+/// Entries per segment of the kept trace (or `trace_keep`, if smaller).
+const SEGMENT: usize = 256;
+
+/// The newest entries, in segments of fixed capacity: keeping one more never moves the
+/// entries before it (a single growing ring buffer copies all of them at each doubling), and
+/// the oldest segment, once emptied, is reused as the newest.
+#[derive(Clone, Default)]
+struct Kept {
+    segments: VecDeque<VecDeque<TraceEntry>>,
+    len: usize,
+}
+
+impl Kept {
+    /// Keep `e`, dropping the oldest entry if `keep` are kept already.
+    fn push(&mut self, e: TraceEntry, keep: usize) {
+        if keep == 0 {
+            return;
+        }
+        let mut reuse = None;
+        if self.len >= keep
+            && let Some(front) = self.segments.front_mut()
+        {
+            front.pop_front();
+            self.len -= 1;
+            if front.is_empty() {
+                reuse = self.segments.pop_front();
+            }
+        }
+        let cap = SEGMENT.min(keep);
+        match self.segments.back_mut() {
+            Some(back) if back.len() < cap => back.push_back(e),
+            _ => {
+                let mut seg = reuse.unwrap_or_else(|| VecDeque::with_capacity(cap));
+                seg.push_back(e);
+                self.segments.push_back(seg);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &TraceEntry> {
+        self.segments.iter().flatten()
+    }
+}
+
 /// Where every trace line goes, as it happens.
 pub type TraceSink = Box<dyn Write + Send>;
 
@@ -276,7 +321,7 @@ pub struct Trace {
     digest: Fnv64,
     count: u64,
     keep: usize,
-    kept: VecDeque<TraceEntry>,
+    kept: Kept,
     sink: Option<TraceSink>,
     sink_error: Option<String>,
 }
@@ -300,7 +345,7 @@ impl fmt::Debug for Trace {
         f.debug_struct("Trace")
             .field("digest", &format_args!("{:016x}", self.digest.finish()))
             .field("count", &self.count)
-            .field("kept", &self.kept.len())
+            .field("kept", &self.kept.len)
             .field("sink", &self.sink.is_some())
             .finish()
     }
@@ -312,7 +357,7 @@ impl Trace {
             digest: Fnv64::default(),
             count: 0,
             keep,
-            kept: VecDeque::new(),
+            kept: Kept::default(),
             sink: None,
             sink_error: None,
         }
@@ -327,12 +372,7 @@ impl Trace {
             self.sink_error = Some(format!("trace sink failed at call {}: {e}", entry.seq));
             self.sink = None;
         }
-        if self.keep > 0 {
-            if self.kept.len() == self.keep {
-                self.kept.pop_front();
-            }
-            self.kept.push_back(entry);
-        }
+        self.kept.push(entry, self.keep);
     }
 
     /// Fold something that is not a call (a power loss) into the digest and the sink.
@@ -355,8 +395,9 @@ impl Trace {
         self.count
     }
 
-    pub fn entries(&self) -> &VecDeque<TraceEntry> {
-        &self.kept
+    /// The kept entries, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &TraceEntry> {
+        self.kept.iter()
     }
 
     /// Send every later entry to `sink`, replacing any sink set before; `None` stops.
@@ -470,6 +511,19 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_entries_are_kept_in_order_across_segments() {
+        for keep in [1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT + 7] {
+            let mut t = Trace::new(keep);
+            for s in 0..(5 * SEGMENT as u64 + 3) {
+                t.record(entry(s, Outcome::Unit));
+                let kept: Vec<u64> = t.entries().map(|e| e.seq).collect();
+                let from = (s + 1).saturating_sub(keep as u64);
+                assert_eq!(kept, (from..=s).collect::<Vec<_>>(), "keep {keep}");
+            }
+        }
+    }
+
+    #[test]
     fn args_read_as_the_slice_they_were_made_from() {
         let a = Args::new([Arg::Fd(Fd(3)), Arg::U(7)]);
         assert_eq!(&*a, &[Arg::Fd(Fd(3)), Arg::U(7)]);
@@ -499,9 +553,6 @@ mod tests {
             t.record(entry(s, Outcome::Unit));
         }
         assert_eq!(t.count(), 5);
-        assert_eq!(
-            t.entries().iter().map(|e| e.seq).collect::<Vec<_>>(),
-            vec![3, 4]
-        );
+        assert_eq!(t.entries().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
     }
 }
