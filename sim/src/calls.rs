@@ -177,7 +177,7 @@ impl SimFs {
 
     pub(crate) fn do_close(&mut self, pid: Pid, fd: Fd) -> VfsResult<()> {
         let file = self.open_file(pid, fd)?;
-        self.procs.get_mut(pid)?.fds.remove(&fd.0);
+        self.procs.get_mut(pid)?.fds.remove(fd.0);
         if let Some(i) = self.inode_mut(file.ino) {
             i.fds = i.fds.saturating_sub(1);
             i.locks.release(pid);

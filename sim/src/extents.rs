@@ -60,6 +60,25 @@ impl BlockMap {
 
     /// Set block `idx`, allocating it if needed.
     pub fn insert(&mut self, idx: u64, v: Entry) {
+        // At or after the last run's start (appends, rewrites near EOF): no range search,
+        // and no later run to merge with.
+        if let Some(mut last) = self.runs.last_entry()
+            && idx >= *last.key()
+        {
+            let at = idx - *last.key();
+            let r = last.get_mut();
+            if at < r.len() as u64 {
+                r[at as usize] = v;
+                return;
+            }
+            self.blocks += 1;
+            if at == r.len() as u64 && r.len() < RUN_CAP {
+                r.push(v);
+            } else {
+                self.runs.insert(idx, vec![v]);
+            }
+            return;
+        }
         if let Some((&s, r)) = self.runs.range_mut(..=idx).next_back() {
             let at = idx - s;
             if at < r.len() as u64 {
