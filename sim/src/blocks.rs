@@ -106,6 +106,10 @@ pub struct SparseFile {
     /// 88-byte appends does not re-hash a block per write. Its entry in `blocks` exists but
     /// is stale while it is here.
     dirty: Option<(u64, Box<[u8]>)>,
+    /// Bytes of the private block from this offset on read as zeros whatever its buffer
+    /// holds: a new block is not zeroed up front, only where a write skips over (appends
+    /// never do) and when it is sealed.
+    zero_from: usize,
     /// A block buffer no longer needed (a private block that turned out to be zeros or a
     /// duplicate), kept for the next private block instead of a new allocation.
     spare: Option<Box<[u8]>>,
@@ -119,6 +123,7 @@ impl Clone for SparseFile {
             size: self.size,
             blocks: self.blocks.clone(),
             dirty: self.dirty.clone(),
+            zero_from: self.zero_from,
             spare: None,
         }
     }
@@ -131,6 +136,7 @@ impl SparseFile {
             size: 0,
             blocks: BlockMap::default(),
             dirty: None,
+            zero_from: 0,
             spare: None,
         }
     }
@@ -196,20 +202,26 @@ impl SparseFile {
             let in_block = (at % self.bs) as usize;
             let n = (self.bs as usize - in_block).min(buf.len() - pos);
             let dst = &mut buf[pos..pos + n];
-            match self.block(idx) {
-                Some(src) => dst.copy_from_slice(&src[in_block..in_block + n]),
-                None => dst.fill(0),
+            // A private block's slice may end early: zeros after it.
+            let src = self.block(idx).unwrap_or(&[]);
+            let have = src.len().saturating_sub(in_block).min(n);
+            if have > 0 {
+                dst[..have].copy_from_slice(&src[in_block..in_block + have]);
+            }
+            if have < n {
+                dst[have..].fill(0);
             }
             pos += n;
         }
     }
 
-    /// The contents of block `idx`, or `None` for a hole or an allocated zero block.
+    /// The contents of block `idx`, or `None` for a hole or an allocated zero block. For
+    /// the private block, a slice that may end early: the rest of the block is zeros.
     fn block(&self, idx: u64) -> Option<&[u8]> {
         if let Some((d, buf)) = &self.dirty
             && *d == idx
         {
-            return Some(buf);
+            return Some(&buf[..self.zero_from]);
         }
         match self.blocks.get(idx) {
             Some(Some(buf)) => Some(buf),
@@ -246,37 +258,46 @@ impl SparseFile {
     fn write_partial(&mut self, interner: &mut Interner, idx: u64, at: usize, chunk: &[u8]) {
         if !matches!(&self.dirty, Some((d, _)) if *d == idx) {
             self.seal(interner);
-            let buf = self.buffer_from(idx);
+            let (buf, zero_from) = self.buffer_from(idx);
             if !self.blocks.contains(idx) {
                 self.blocks.insert(idx, None);
             }
             self.dirty = Some((idx, buf));
+            self.zero_from = zero_from;
         }
         if let Some((_, buf)) = &mut self.dirty {
+            if at > self.zero_from {
+                buf[self.zero_from..at].fill(0);
+            }
             buf[at..at + chunk.len()].copy_from_slice(chunk);
+            self.zero_from = self.zero_from.max(at + chunk.len());
         }
     }
 
-    /// A private copy of block `idx` (zeros for a hole), in the spare buffer if there is one.
-    fn buffer_from(&mut self, idx: u64) -> Box<[u8]> {
-        match self.spare.take() {
-            Some(mut buf) if buf.len() == self.bs as usize => {
-                match self.block(idx) {
-                    Some(src) => buf.copy_from_slice(src),
-                    None => buf.fill(0),
-                }
-                buf
+    /// A private copy of block `idx` (zeros for a hole), in the spare buffer if there is
+    /// one, with the offset from which it reads as zeros.
+    fn buffer_from(&mut self, idx: u64) -> (Box<[u8]>, usize) {
+        let bs = self.bs as usize;
+        let spare = self.spare.take();
+        let src = self.block(idx).unwrap_or(&[]);
+        match spare {
+            Some(mut buf) if buf.len() == bs => {
+                buf[..src.len()].copy_from_slice(src);
+                (buf, src.len())
             }
-            _ => match self.block(idx) {
-                Some(src) => src.into(),
-                None => vec![0u8; self.bs as usize].into_boxed_slice(),
-            },
+            _ if src.len() == bs => (src.into(), bs),
+            _ => {
+                let mut buf = vec![0u8; bs].into_boxed_slice();
+                buf[..src.len()].copy_from_slice(src);
+                (buf, bs)
+            }
         }
     }
 
     /// Intern the private block, if any, so that clones share every buffer.
     pub fn seal(&mut self, interner: &mut Interner) {
-        if let Some((idx, buf)) = self.dirty.take() {
+        if let Some((idx, mut buf)) = self.dirty.take() {
+            buf[self.zero_from..].fill(0);
             let v = if is_zero(&buf) {
                 self.spare = Some(buf);
                 None
@@ -307,10 +328,11 @@ impl SparseFile {
     /// (another file's sealed block): no hashing, and the buffer becomes the spare.
     pub fn seal_as(&mut self, entry: Entry) {
         if let Some((idx, buf)) = self.dirty.take() {
+            let z = self.zero_from;
             debug_assert!(
                 match &entry {
-                    Some(b) => ***b == *buf,
-                    None => is_zero(&buf),
+                    Some(b) => b[..z] == buf[..z] && is_zero(&b[z..]),
+                    None => is_zero(&buf[..z]),
                 },
                 "block {idx} sealed as a block with other contents"
             );
@@ -343,7 +365,7 @@ impl SparseFile {
         if tail != 0 {
             let idx = len / self.bs;
             if let Some(src) = self.block(idx)
-                && !is_zero(&src[tail..])
+                && src.get(tail..).is_some_and(|t| !is_zero(t))
             {
                 let zeros = vec![0u8; self.bs as usize - tail];
                 self.write_partial(interner, idx, tail, &zeros);
@@ -513,6 +535,25 @@ mod tests {
                 v[at] = 0;
             }
         }
+    }
+
+    #[test]
+    fn a_reused_buffer_reads_as_zeros_where_nothing_was_written() {
+        let (mut f, mut i) = file();
+        let junk = [0xEEu8; 3000];
+        f.write(&mut i, 0, &junk);
+        f.write(&mut i, 2 * 4096, &junk); // the same bytes: block 0's buffer is reused
+        f.write(&mut i, 3 * 4096 + 100, b"abc"); // a spare full of 0xEE, written at 100
+        let mut block = vec![1u8; 4096];
+        f.fill(3 * 4096, &mut block);
+        assert!(block[..100].iter().chain(&block[103..]).all(|&b| b == 0));
+        assert_eq!(&block[100..103], b"abc");
+        f.seal(&mut i);
+        let mut again = vec![1u8; 4096];
+        f.fill(3 * 4096, &mut again);
+        assert_eq!(block, again);
+        f.truncate(&mut i, 3 * 4096 + 101);
+        assert_eq!(f.to_vec()[3 * 4096 + 100..], *b"a");
     }
 
     #[test]
