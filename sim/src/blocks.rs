@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Weak};
 
-use crate::extents::BlockMap;
+use crate::extents::{BlockMap, Entry};
 use crate::hash::{IdHasher, content_hash};
 
 /// One block's bytes, shared between every file, durable image and private map copy that
@@ -39,13 +39,14 @@ impl Interner {
         self.insert(h, Arc::new(data.into()))
     }
 
-    /// Like [`Interner::intern`] for a buffer the caller already owns (no copy when new).
-    pub fn intern_owned(&mut self, data: Box<[u8]>) -> Buf {
+    /// Like [`Interner::intern`] for a buffer the caller already owns: no copy when new;
+    /// when an equal buffer is found, `data` is handed back for reuse.
+    pub fn intern_reusing(&mut self, data: Box<[u8]>) -> (Buf, Option<Box<[u8]>>) {
         let h = content_hash(&data);
         if let Some(found) = self.lookup(h, &data) {
-            return found;
+            return (found, Some(data));
         }
-        self.insert(h, Arc::new(data))
+        (self.insert(h, Arc::new(data)), None)
     }
 
     fn lookup(&self, h: u64, data: &[u8]) -> Option<Buf> {
@@ -95,7 +96,7 @@ impl Interner {
 ///
 /// Invariant: bytes of an allocated block past `size` are zero (truncation zeroes them), so
 /// a mapping's view of the tail of the last page is zeros, as POSIX says.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SparseFile {
     bs: u64,
     size: u64,
@@ -105,6 +106,27 @@ pub struct SparseFile {
     /// 88-byte appends does not re-hash a block per write. Its entry in `blocks` exists but
     /// is stale while it is here.
     dirty: Option<(u64, Box<[u8]>)>,
+    /// Bytes of the private block from this offset on read as zeros whatever its buffer
+    /// holds: a new block is not zeroed up front, only where a write skips over (appends
+    /// never do) and when it is sealed.
+    zero_from: usize,
+    /// A block buffer no longer needed (a private block that turned out to be zeros or a
+    /// duplicate), kept for the next private block instead of a new allocation.
+    spare: Option<Box<[u8]>>,
+}
+
+impl Clone for SparseFile {
+    /// A clone shares every interned block; it copies the private block, not the spare.
+    fn clone(&self) -> Self {
+        SparseFile {
+            bs: self.bs,
+            size: self.size,
+            blocks: self.blocks.clone(),
+            dirty: self.dirty.clone(),
+            zero_from: self.zero_from,
+            spare: None,
+        }
+    }
 }
 
 impl SparseFile {
@@ -114,6 +136,8 @@ impl SparseFile {
             size: 0,
             blocks: BlockMap::default(),
             dirty: None,
+            zero_from: 0,
+            spare: None,
         }
     }
 
@@ -178,20 +202,26 @@ impl SparseFile {
             let in_block = (at % self.bs) as usize;
             let n = (self.bs as usize - in_block).min(buf.len() - pos);
             let dst = &mut buf[pos..pos + n];
-            match self.block(idx) {
-                Some(src) => dst.copy_from_slice(&src[in_block..in_block + n]),
-                None => dst.fill(0),
+            // A private block's slice may end early: zeros after it.
+            let src = self.block(idx).unwrap_or(&[]);
+            let have = src.len().saturating_sub(in_block).min(n);
+            if have > 0 {
+                dst[..have].copy_from_slice(&src[in_block..in_block + have]);
+            }
+            if have < n {
+                dst[have..].fill(0);
             }
             pos += n;
         }
     }
 
-    /// The contents of block `idx`, or `None` for a hole or an allocated zero block.
+    /// The contents of block `idx`, or `None` for a hole or an allocated zero block. For
+    /// the private block, a slice that may end early: the rest of the block is zeros.
     fn block(&self, idx: u64) -> Option<&[u8]> {
         if let Some((d, buf)) = &self.dirty
             && *d == idx
         {
-            return Some(buf);
+            return Some(&buf[..self.zero_from]);
         }
         match self.blocks.get(idx) {
             Some(Some(buf)) => Some(buf),
@@ -211,15 +241,12 @@ impl SparseFile {
             let chunk = &data[pos..pos + n];
             if n == bs {
                 // Whole block: no read-modify-write.
-                if matches!(&self.dirty, Some((d, _)) if *d == idx) {
-                    self.dirty = None;
-                }
                 let v = if is_zero(chunk) {
                     None
                 } else {
                     Some(interner.intern(chunk))
                 };
-                self.blocks.insert(idx, v);
+                self.set_entry(idx, v);
             } else {
                 self.write_partial(interner, idx, in_block, chunk);
             }
@@ -231,30 +258,95 @@ impl SparseFile {
     fn write_partial(&mut self, interner: &mut Interner, idx: u64, at: usize, chunk: &[u8]) {
         if !matches!(&self.dirty, Some((d, _)) if *d == idx) {
             self.seal(interner);
-            let mut buf = vec![0u8; self.bs as usize].into_boxed_slice();
-            if let Some(src) = self.block(idx) {
-                buf.copy_from_slice(src);
-            }
+            let (buf, zero_from) = self.buffer_from(idx);
             if !self.blocks.contains(idx) {
                 self.blocks.insert(idx, None);
             }
             self.dirty = Some((idx, buf));
+            self.zero_from = zero_from;
         }
         if let Some((_, buf)) = &mut self.dirty {
+            if at > self.zero_from {
+                buf[self.zero_from..at].fill(0);
+            }
             buf[at..at + chunk.len()].copy_from_slice(chunk);
+            self.zero_from = self.zero_from.max(at + chunk.len());
+        }
+    }
+
+    /// A private copy of block `idx` (zeros for a hole), in the spare buffer if there is
+    /// one, with the offset from which it reads as zeros.
+    fn buffer_from(&mut self, idx: u64) -> (Box<[u8]>, usize) {
+        let bs = self.bs as usize;
+        let spare = self.spare.take();
+        let src = self.block(idx).unwrap_or(&[]);
+        match spare {
+            Some(mut buf) if buf.len() == bs => {
+                buf[..src.len()].copy_from_slice(src);
+                (buf, src.len())
+            }
+            _ if src.len() == bs => (src.into(), bs),
+            _ => {
+                let mut buf = vec![0u8; bs].into_boxed_slice();
+                buf[..src.len()].copy_from_slice(src);
+                (buf, bs)
+            }
         }
     }
 
     /// Intern the private block, if any, so that clones share every buffer.
     pub fn seal(&mut self, interner: &mut Interner) {
-        if let Some((idx, buf)) = self.dirty.take() {
+        if let Some((idx, mut buf)) = self.dirty.take() {
+            buf[self.zero_from..].fill(0);
             let v = if is_zero(&buf) {
+                self.spare = Some(buf);
                 None
             } else {
-                Some(interner.intern_owned(buf))
+                let (shared, unused) = interner.intern_reusing(buf);
+                self.spare = unused;
+                Some(shared)
             };
             self.blocks.insert(idx, v);
         }
+    }
+
+    /// The index of the private block, if there is one.
+    pub fn private_block(&self) -> Option<u64> {
+        self.dirty.as_ref().map(|(d, _)| *d)
+    }
+
+    /// The entry of block `idx` if it is allocated and not the private block: `Some(None)`
+    /// for allocated zeros, `Some(Some(buf))` for a shared buffer.
+    pub fn sealed_entry(&self, idx: u64) -> Option<&Entry> {
+        if self.private_block() == Some(idx) {
+            return None;
+        }
+        self.blocks.get(idx)
+    }
+
+    /// Replace the private block by `entry`, which the caller knows holds the same bytes
+    /// (another file's sealed block): no hashing, and the buffer becomes the spare.
+    pub fn seal_as(&mut self, entry: Entry) {
+        if let Some((idx, buf)) = self.dirty.take() {
+            let z = self.zero_from;
+            debug_assert!(
+                match &entry {
+                    Some(b) => b[..z] == buf[..z] && is_zero(&b[z..]),
+                    None => is_zero(&buf[..z]),
+                },
+                "block {idx} sealed as a block with other contents"
+            );
+            self.spare = Some(buf);
+            self.blocks.insert(idx, entry);
+        }
+    }
+
+    /// Set block `idx` to `entry` (allocating it), dropping the private block if it is there.
+    pub fn set_entry(&mut self, idx: u64, entry: Entry) {
+        if matches!(&self.dirty, Some((d, _)) if *d == idx) {
+            self.spare = self.dirty.take().map(|(_, b)| b);
+        }
+        self.blocks.insert(idx, entry);
     }
 
     /// `ftruncate`: shrinking frees the blocks past the new size and zeroes the tail of the
@@ -273,7 +365,7 @@ impl SparseFile {
         if tail != 0 {
             let idx = len / self.bs;
             if let Some(src) = self.block(idx)
-                && !is_zero(&src[tail..])
+                && src.get(tail..).is_some_and(|t| !is_zero(t))
             {
                 let zeros = vec![0u8; self.bs as usize - tail];
                 self.write_partial(interner, idx, tail, &zeros);
@@ -290,6 +382,10 @@ impl SparseFile {
         }
         let first = off / self.bs;
         let last = (off + len - 1) / self.bs;
+        if last - first < free_blocks {
+            // Fits even if every block is new: no need to look at the block map.
+            return len;
+        }
         let mut needed = 0u64;
         let mut cursor = first;
         let stop_at = |cursor: u64, needed: u64| {
@@ -325,13 +421,13 @@ impl SparseFile {
     }
 
     /// The (sealed) entries of blocks `first..=last`, for a durable log or a copy.
-    pub fn entries_in(
-        &mut self,
-        interner: &mut Interner,
-        first: u64,
-        last: u64,
-    ) -> Vec<Option<Buf>> {
-        self.seal(interner);
+    pub fn entries_in(&mut self, interner: &mut Interner, first: u64, last: u64) -> Vec<Entry> {
+        if self
+            .private_block()
+            .is_some_and(|d| (first..=last).contains(&d))
+        {
+            self.seal(interner);
+        }
         (first..=last)
             .map(|i| self.blocks.get(i).cloned().flatten())
             .collect()
@@ -369,10 +465,16 @@ impl SparseFile {
     }
 }
 
-/// Whether every byte is zero; 64-byte chunks OR-folded so that the compiler vectorises it.
+/// Whether every byte is zero: 512-byte chunks OR-folded a word at a time, which the
+/// compiler vectorises; stops at the first chunk with a set bit.
 fn is_zero(data: &[u8]) -> bool {
-    data.chunks(64)
-        .all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0)
+    let mut chunks = data.chunks_exact(512);
+    let words_zero = |c: &[u8]| {
+        c.chunks_exact(8).fold(0u64, |a, w| {
+            a | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8]))
+        }) == 0
+    };
+    chunks.all(words_zero) && chunks.remainder().iter().all(|&b| b == 0)
 }
 
 #[cfg(test)]
@@ -420,6 +522,38 @@ mod tests {
         f.seal(&mut i);
         assert_eq!(f.to_vec(), expect);
         assert_eq!(f.allocated(), expect.len().div_ceil(4096) as u64 * 4096);
+    }
+
+    #[test]
+    fn is_zero_sees_a_single_set_bit_anywhere() {
+        for len in [0, 1, 7, 8, 511, 512, 513, 4096, 4100] {
+            let mut v = vec![0u8; len];
+            assert!(is_zero(&v), "{len}");
+            for at in (0..len).step_by(97).chain(len.checked_sub(1)) {
+                v[at] = 0x10;
+                assert!(!is_zero(&v), "{len} {at}");
+                v[at] = 0;
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_reads_as_zeros_where_nothing_was_written() {
+        let (mut f, mut i) = file();
+        let junk = [0xEEu8; 3000];
+        f.write(&mut i, 0, &junk);
+        f.write(&mut i, 2 * 4096, &junk); // the same bytes: block 0's buffer is reused
+        f.write(&mut i, 3 * 4096 + 100, b"abc"); // a spare full of 0xEE, written at 100
+        let mut block = vec![1u8; 4096];
+        f.fill(3 * 4096, &mut block);
+        assert!(block[..100].iter().chain(&block[103..]).all(|&b| b == 0));
+        assert_eq!(&block[100..103], b"abc");
+        f.seal(&mut i);
+        let mut again = vec![1u8; 4096];
+        f.fill(3 * 4096, &mut again);
+        assert_eq!(block, again);
+        f.truncate(&mut i, 3 * 4096 + 101);
+        assert_eq!(f.to_vec()[3 * 4096 + 100..], *b"a");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::mapping::{Map, MapTail};
 use crate::namespace::{EISDIR, ENOTDIR, check_dir, check_path};
 use crate::process::OpenFile;
 use crate::simfs::{SimFs, data_hash, stat_of};
-use crate::trace::{Arg, EventKind, Outcome, TraceEntry};
+use crate::trace::{Args, EventKind, Outcome, TraceEntry};
 use crate::vfs::{Errno, Fd, LockKind, MapId, OpenFlags, Pid, Stat, VfsError, VfsResult, Whence};
 
 pub(crate) fn err<T>(errno: Errno, context: impl Into<String>) -> VfsResult<T> {
@@ -21,7 +21,7 @@ impl SimFs {
         &mut self,
         pid: Option<Pid>,
         call: &'static str,
-        args: Vec<Arg>,
+        args: Args,
         body: impl FnOnce(&mut Self, bool) -> VfsResult<T>,
         outcome: impl FnOnce(&T) -> Outcome,
     ) -> VfsResult<T> {
@@ -159,7 +159,6 @@ impl SimFs {
     }
 
     fn truncate_ino(&mut self, ino: u64, len: u64) {
-        let bs = self.cfg.block_size;
         let Some(slot) = self.inodes.get_mut(ino as usize - 1) else {
             return;
         };
@@ -169,7 +168,7 @@ impl SimFs {
         }
         let old = i.sizes();
         i.live.truncate(&mut self.interner, len);
-        i.dur.note_truncate(len, bs, &mut self.interner);
+        i.dur.note_truncate(&i.live, len, &mut self.interner);
         let new = i.sizes();
         if i.alive {
             self.part.change(old, new);
@@ -178,7 +177,7 @@ impl SimFs {
 
     pub(crate) fn do_close(&mut self, pid: Pid, fd: Fd) -> VfsResult<()> {
         let file = self.open_file(pid, fd)?;
-        self.procs.get_mut(pid)?.fds.remove(&fd.0);
+        self.procs.get_mut(pid)?.fds.remove(fd.0);
         if let Some(i) = self.inode_mut(file.ino) {
             i.fds = i.fds.saturating_sub(1);
             i.locks.release(pid);

@@ -18,7 +18,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::blocks::{Buf, Interner, SparseFile};
+use crate::blocks::{Interner, SparseFile};
+use crate::extents::Entry;
 use crate::hash::SimRng;
 
 /// Pending operations kept per inode before the oldest is settled by writeback.
@@ -30,6 +31,14 @@ pub struct RangeSet(BTreeMap<u64, u64>);
 
 impl RangeSet {
     pub fn insert(&mut self, mut a: u64, mut b: u64) {
+        // Fastest path (appends): the last range holds or touches `a..=b` from below.
+        if let Some(mut last) = self.0.last_entry()
+            && *last.key() <= a
+            && last.get().saturating_add(1) >= a
+        {
+            *last.get_mut() = (*last.get()).max(b);
+            return;
+        }
         // Fast path (appends): extend the range that holds or touches `a` in place, when no
         // later range would need merging.
         let next_free = self
@@ -69,14 +78,17 @@ impl RangeSet {
     }
 }
 
-/// What a pending write wrote: bytes for small writes, block references for large ones (so a
-/// log of 1 MiB writes costs refcounts, not copies).
+/// What a pending write wrote: bytes for small writes, kept in the log's byte ring; block
+/// references for large writes and for writes of whole aligned blocks (so a log of 1 MiB
+/// writes costs refcounts, not copies, and writeback shares the page cache's blocks).
 #[derive(Debug, Clone)]
 enum Payload {
-    Bytes(Vec<u8>),
+    /// The write's bytes: the front of [`Durability`]'s ring once this is the oldest write
+    /// with bytes there (writes leave the log in order).
+    Ring,
     Blocks {
         first: u64,
-        blocks: Vec<Option<Buf>>,
+        blocks: Vec<Entry>,
     },
 }
 
@@ -90,6 +102,16 @@ enum Pending {
     Truncate {
         len: u64,
     },
+}
+
+impl Pending {
+    /// Whether this operation may change block `idx` (blocks of `bs` bytes).
+    fn touches(&self, idx: u64, bs: u64) -> bool {
+        match self {
+            Pending::Write { off, len, .. } => off / bs <= idx && idx <= (off + len - 1) / bs,
+            Pending::Truncate { len } => idx >= len / bs,
+        }
+    }
 }
 
 /// The fate of one pending operation at power loss.
@@ -108,6 +130,8 @@ pub struct Durability {
     dirty: RangeSet,
     trunc_low: Option<u64>,
     pending: VecDeque<Pending>,
+    /// The bytes of every pending `Payload::Ring` write, oldest first.
+    bytes: VecDeque<u8>,
 }
 
 impl Durability {
@@ -117,6 +141,7 @@ impl Durability {
             dirty: RangeSet::default(),
             trunc_low: None,
             pending: VecDeque::new(),
+            bytes: VecDeque::new(),
         }
     }
 
@@ -144,32 +169,39 @@ impl Durability {
         let len = data.len() as u64;
         let (first, last) = (off / bs, (off + len - 1) / bs);
         self.dirty.insert(first, last);
-        let payload = if len <= 2 * bs {
-            Payload::Bytes(data.to_vec())
-        } else {
+        let whole_blocks = off.is_multiple_of(bs) && len.is_multiple_of(bs);
+        let payload = if whole_blocks || len > 2 * bs {
             Payload::Blocks {
                 first,
                 blocks: live.entries_in(interner, first, last),
             }
+        } else {
+            self.bytes.extend(data);
+            Payload::Ring
         };
-        self.push(Pending::Write { off, len, payload }, interner);
+        self.push(Pending::Write { off, len, payload }, live, interner);
     }
 
-    /// Log an `ftruncate` (or `O_TRUNC`) to `len`.
-    pub fn note_truncate(&mut self, len: u64, bs: u64, interner: &mut Interner) {
+    /// Log an `ftruncate` (or `O_TRUNC`) of `live` to `len`.
+    pub fn note_truncate(&mut self, live: &SparseFile, len: u64, interner: &mut Interner) {
+        let bs = live.block_size();
         self.trunc_low = Some(self.trunc_low.map_or(len, |t| t.min(len)));
         if !len.is_multiple_of(bs) {
             self.dirty.insert(len / bs, len / bs);
         }
-        self.push(Pending::Truncate { len }, interner);
+        self.push(Pending::Truncate { len }, live, interner);
     }
 
-    fn push(&mut self, op: Pending, interner: &mut Interner) {
+    /// Append `op` to the log; past [`PENDING_CAP`], write the oldest back whole.
+    fn push(&mut self, op: Pending, live: &SparseFile, interner: &mut Interner) {
         self.pending.push_back(op);
         if self.pending.len() > PENDING_CAP
             && let Some(oldest) = self.pending.pop_front()
         {
-            writeback(&mut self.image, interner, &oldest);
+            match oldest {
+                Pending::Truncate { len } => self.image.truncate(interner, len),
+                Pending::Write { len, .. } => self.apply(&oldest, len, Some(live), interner),
+            }
         }
     }
 
@@ -187,13 +219,28 @@ impl Durability {
         self.image.set_size(live.size());
         self.dirty.clear();
         self.pending.clear();
+        self.bytes.clear();
     }
 
     /// Power loss: settle every pending operation by the seed, in order, and return the
     /// resulting contents, which are now durable.
     pub fn crash(&mut self, interner: &mut Interner, rng: &mut SimRng, sector: u64) -> SparseFile {
         for op in std::mem::take(&mut self.pending) {
-            settle(&mut self.image, interner, &op, rng, sector);
+            match &op {
+                Pending::Truncate { len } => {
+                    if rng.below(2) == 1 {
+                        self.image.truncate(interner, *len);
+                    }
+                }
+                Pending::Write { off, len, .. } => {
+                    let kept = match decide(rng, *off, *len, sector) {
+                        Fate::Lost => 0,
+                        Fate::Whole => *len,
+                        Fate::Prefix(n) => n,
+                    };
+                    self.apply(&op, kept, None, interner);
+                }
+            }
         }
         self.image.seal(interner);
         self.dirty.clear();
@@ -201,14 +248,101 @@ impl Durability {
         self.image.clone()
     }
 
+    /// Write the first `kept` bytes of `op`, just taken off the front of the log, into the
+    /// image, block by block, and drop its bytes from the ring. With `live` (background
+    /// writeback), the image's private block is shared with the page cache instead of
+    /// hashed as soon as no later operation can change it (see [`Durability::share_private`]).
+    fn apply(
+        &mut self,
+        op: &Pending,
+        kept: u64,
+        live: Option<&SparseFile>,
+        interner: &mut Interner,
+    ) {
+        let Pending::Write { off, len, payload } = op else {
+            return;
+        };
+        let (off, len) = (*off, *len);
+        let bs = self.image.block_size();
+        let op_last = (off + len - 1) / bs;
+        let mut zeros = Vec::new();
+        let mut at = off;
+        while at < off + kept {
+            let idx = at / bs;
+            let in_block = (at % bs) as usize;
+            let n = (bs - in_block as u64).min(off + kept - at) as usize;
+            if let Some(live) = live {
+                self.share_private(live, idx, op_last);
+            }
+            match payload {
+                Payload::Ring => {
+                    let from = (at - off) as usize;
+                    let (front, back) = self.bytes.as_slices();
+                    let split = front.len().saturating_sub(from).min(n);
+                    if split > 0 {
+                        self.image.write(interner, at, &front[from..from + split]);
+                    }
+                    if split < n {
+                        let b = from + split - front.len();
+                        self.image
+                            .write(interner, at + split as u64, &back[b..b + n - split]);
+                    }
+                }
+                Payload::Blocks { first, blocks } => {
+                    let entry = blocks.get((idx - first) as usize).cloned().flatten();
+                    if n as u64 == bs {
+                        // A whole block: the page cache's buffer itself, no copy.
+                        self.image.set_entry(idx, entry);
+                    } else {
+                        let src: &[u8] = match &entry {
+                            Some(buf) => buf,
+                            None => {
+                                zeros.resize(bs as usize, 0);
+                                &zeros
+                            }
+                        };
+                        self.image.write(interner, at, &src[in_block..in_block + n]);
+                    }
+                }
+            }
+            at += n as u64;
+        }
+        if kept == 0 && len <= 2 * bs {
+            // A small write wholly lost still moves the durable size to its offset, as it
+            // always has here (it was one `write` of zero bytes at `off`); kept so that
+            // every crash outcome, and so every digest, stays as it was.
+            self.image.set_size_at_least(off);
+        }
+        if let Payload::Ring = payload {
+            self.bytes.drain(..len as usize);
+        }
+    }
+
+    /// Before writeback writes block `next` (the rest of its operation reaching `op_last`):
+    /// if the image's private block is another one that no later operation touches, its
+    /// bytes are final and equal the page cache's block there, so take that block's buffer
+    /// (an id shared with the page cache) instead of hashing a copy.
+    fn share_private(&mut self, live: &SparseFile, next: u64, op_last: u64) {
+        let Some(d) = self.image.private_block() else {
+            return;
+        };
+        let bs = self.image.block_size();
+        if (next..=op_last).contains(&d) || self.pending.iter().any(|p| p.touches(d, bs)) {
+            return;
+        }
+        if let Some(entry) = live.sealed_entry(d) {
+            self.image.seal_as(entry.clone());
+        }
+    }
+
     /// Memory held beyond the shared buffers: block-map entries and logged bytes.
     pub fn stored_estimate(&self) -> u64 {
         let mut n = self.image.map_bytes();
         for op in &self.pending {
             n += 48;
-            if let Pending::Write { payload, .. } = op {
+            if let Pending::Write { len, payload, .. } = op {
                 n += match payload {
-                    Payload::Bytes(b) => b.len() as u64,
+                    Payload::Ring => *len,
                     Payload::Blocks { blocks, .. } => blocks.len() as u64 * 8,
                 };
             }
@@ -241,62 +375,10 @@ pub fn decide(rng: &mut SimRng, off: u64, len: u64, sector: u64) -> Fate {
     }
 }
 
-/// Background writeback of one operation: whole.
-fn writeback(image: &mut SparseFile, interner: &mut Interner, op: &Pending) {
-    match op {
-        Pending::Truncate { len } => image.truncate(interner, *len),
-        Pending::Write { off, len, payload } => apply(image, interner, *off, *len, payload),
-    }
-}
-
-fn settle(
-    image: &mut SparseFile,
-    interner: &mut Interner,
-    op: &Pending,
-    rng: &mut SimRng,
-    sector: u64,
-) {
-    match op {
-        Pending::Truncate { len } => {
-            if rng.below(2) == 1 {
-                image.truncate(interner, *len);
-            }
-        }
-        Pending::Write { off, len, payload } => {
-            let kept = match decide(rng, *off, *len, sector) {
-                Fate::Lost => 0,
-                Fate::Whole => *len,
-                Fate::Prefix(n) => n,
-            };
-            apply(image, interner, *off, kept, payload);
-        }
-    }
-}
-
-fn apply(image: &mut SparseFile, interner: &mut Interner, off: u64, kept: u64, payload: &Payload) {
-    match payload {
-        Payload::Bytes(b) => image.write(interner, off, &b[..kept as usize]),
-        Payload::Blocks { first, blocks } => {
-            let bs = image.block_size();
-            let zeros = vec![0u8; bs as usize];
-            let mut at = off;
-            while at < off + kept {
-                let idx = at / bs;
-                let in_block = (at % bs) as usize;
-                let n = (bs - in_block as u64).min(off + kept - at) as usize;
-                let src: &[u8] = match blocks.get((idx - first) as usize) {
-                    Some(Some(buf)) => buf,
-                    _ => &zeros,
-                };
-                image.write(interner, at, &src[in_block..in_block + n]);
-                at += n as u64;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -345,11 +427,57 @@ mod tests {
         live.write(&mut i, 0, &[1u8; 10000]);
         d.note_write(&mut live, &mut i, 0, &[1u8; 10000]);
         live.truncate(&mut i, 3000);
-        d.note_truncate(3000, 4096, &mut i);
+        d.note_truncate(&live, 3000, &mut i);
         d.fsync(&mut live, &mut i);
         assert_eq!(d.image().to_vec(), live.to_vec());
         assert_eq!(d.image().allocated(), 4096);
         assert_eq!(d.pending_len(), 0);
+    }
+
+    #[test]
+    fn writeback_shares_the_page_cache_blocks_it_settles() {
+        let mut i = Interner::default();
+        let mut live = SparseFile::new(4096);
+        let mut d = Durability::new(4096);
+        let mut expect = Vec::new();
+        for n in 0..400u32 {
+            let rec: Vec<u8> = (0..88).map(|k| (n as u8) ^ k).collect();
+            let off = expect.len() as u64;
+            live.write(&mut i, off, &rec);
+            d.note_write(&mut live, &mut i, off, &rec);
+            expect.extend_from_slice(&rec);
+        }
+        // Every block that no pending write touches any more holds the page cache's buffer.
+        let settled = (400 - PENDING_CAP as u64) * 88 / 4096;
+        assert!(settled >= 4, "{settled}");
+        for b in 0..settled {
+            match (d.image().sealed_entry(b), live.sealed_entry(b)) {
+                (Some(Some(img)), Some(Some(pc))) => assert!(Arc::ptr_eq(img, pc), "block {b}"),
+                other => panic!("block {b}: {other:?}"),
+            }
+        }
+        // And a power loss that keeps every pending write gives the page cache's bytes.
+        let all_kept = d.image().size() as usize;
+        assert_eq!(d.image().to_vec(), expect[..all_kept]);
+    }
+
+    #[test]
+    fn a_write_of_whole_blocks_is_logged_by_reference_and_settles_whole() {
+        let mut i = Interner::default();
+        let mut live = SparseFile::new(4096);
+        let mut d = Durability::new(4096);
+        let block: Vec<u8> = (0..4096u32).map(|k| k as u8).collect();
+        live.write(&mut i, 8192, &block);
+        d.note_write(&mut live, &mut i, 8192, &block);
+        assert_eq!(d.stored_estimate() - d.image().map_bytes(), 48 + 8);
+        for n in 0..PENDING_CAP as u64 {
+            live.write(&mut i, n, b"x");
+            d.note_write(&mut live, &mut i, n, b"x");
+        }
+        match (d.image().sealed_entry(2), live.sealed_entry(2)) {
+            (Some(Some(img)), Some(Some(pc))) => assert!(Arc::ptr_eq(img, pc)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

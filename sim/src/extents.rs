@@ -38,6 +38,13 @@ impl BlockMap {
 
     /// The run holding `idx`, as (start, run).
     fn run_of(&self, idx: u64) -> Option<(u64, &Vec<Entry>)> {
+        // Appends and reads near the end of a file, the common case, land in the last run;
+        // finding it is cheaper than a range search.
+        if let Some((&s, r)) = self.runs.last_key_value()
+            && idx >= s
+        {
+            return (idx - s < r.len() as u64).then_some((s, r));
+        }
         let (&s, r) = self.runs.range(..=idx).next_back()?;
         (idx - s < r.len() as u64).then_some((s, r))
     }
@@ -53,6 +60,25 @@ impl BlockMap {
 
     /// Set block `idx`, allocating it if needed.
     pub fn insert(&mut self, idx: u64, v: Entry) {
+        // At or after the last run's start (appends, rewrites near EOF): no range search,
+        // and no later run to merge with.
+        if let Some(mut last) = self.runs.last_entry()
+            && idx >= *last.key()
+        {
+            let at = idx - *last.key();
+            let r = last.get_mut();
+            if at < r.len() as u64 {
+                r[at as usize] = v;
+                return;
+            }
+            self.blocks += 1;
+            if at == r.len() as u64 && r.len() < RUN_CAP {
+                r.push(v);
+            } else {
+                self.runs.insert(idx, vec![v]);
+            }
+            return;
+        }
         if let Some((&s, r)) = self.runs.range_mut(..=idx).next_back() {
             let at = idx - s;
             if at < r.len() as u64 {
@@ -138,16 +164,15 @@ impl BlockMap {
     }
 
     /// The allocated stretches overlapping `first..=last`, clipped to it, in order.
-    pub fn allocated_in(&self, first: u64, last: u64) -> Vec<(u64, u64)> {
-        let mut out = Vec::new();
+    pub fn allocated_in(&self, first: u64, last: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
         let before = self.runs.range(..first).next_back();
-        for (&s, r) in before.into_iter().chain(self.runs.range(first..=last)) {
-            let e = s + r.len() as u64 - 1;
-            if e >= first && s <= last {
-                out.push((s.max(first), e.min(last)));
-            }
-        }
-        out
+        before
+            .into_iter()
+            .chain(self.runs.range(first..=last))
+            .filter_map(move |(&s, r)| {
+                let e = s + r.len() as u64 - 1;
+                (e >= first && s <= last).then_some((s.max(first), e.min(last)))
+            })
     }
 
     /// The first allocated block at or after `idx`.
@@ -160,10 +185,7 @@ impl BlockMap {
 
     /// Allocated blocks in `first..=last`.
     pub fn count_in(&self, first: u64, last: u64) -> u64 {
-        self.allocated_in(first, last)
-            .iter()
-            .map(|(a, b)| b - a + 1)
-            .sum()
+        self.allocated_in(first, last).map(|(a, b)| b - a + 1).sum()
     }
 }
 
@@ -183,7 +205,7 @@ mod tests {
     fn consecutive_blocks_form_one_run_in_any_insertion_order() {
         let m = map_of(&[5, 6, 7, 4, 9, 8, 3]);
         assert_eq!((m.len(), m.runs()), (7, 1));
-        assert_eq!(m.allocated_in(0, 100), vec![(3, 9)]);
+        assert_eq!(m.allocated_in(0, 100).collect::<Vec<_>>(), vec![(3, 9)]);
     }
 
     #[test]
@@ -191,12 +213,16 @@ mod tests {
         let mut m = map_of(&(0..20).collect::<Vec<_>>());
         m.remove(10);
         assert!(!m.contains(10) && m.contains(9) && m.contains(11));
-        assert_eq!(m.allocated_in(0, 30), vec![(0, 9), (11, 19)]);
+        assert_eq!(
+            m.allocated_in(0, 30).collect::<Vec<_>>(),
+            vec![(0, 9), (11, 19)]
+        );
         m.truncate_from(5);
-        assert_eq!((m.len(), m.allocated_in(0, 30)), (5, vec![(0, 4)]));
+        assert_eq!(m.len(), 5);
+        assert_eq!(m.allocated_in(0, 30).collect::<Vec<_>>(), vec![(0, 4)]);
         assert_eq!(m.count_in(3, 100), 2);
         m.remove(0);
-        assert_eq!(m.allocated_in(0, 30), vec![(1, 4)]);
+        assert_eq!(m.allocated_in(0, 30).collect::<Vec<_>>(), vec![(1, 4)]);
     }
 
     #[test]

@@ -47,6 +47,6 @@ pub use mapping::{Coherence, MapTail};
 pub use realfs::{RealConfig, RealFs};
 pub use series::{Peaks, Sample};
 pub use simfs::{SimConfig, SimFs};
-pub use trace::{Arg, EventKind, Outcome, SimEvent, TraceEntry, TraceSink};
+pub use trace::{Arg, Args, EventKind, Outcome, SimEvent, TraceEntry, TraceSink};
 
 pub use vfs::{Errno, Fd, LockKind, MapId, OpenFlags, Pid, Stat, Vfs, VfsError, VfsResult, Whence};

@@ -24,11 +24,62 @@ pub struct OpenFile {
     pub append: bool,
 }
 
+/// A process's open files, indexed by fd number: the lowest free number is what `open`
+/// hands out, so the table stays as dense as the fds in use.
+#[derive(Debug, Clone, Default)]
+pub struct FdTable {
+    /// Slot `fd - FIRST_FD`.
+    slots: Vec<Option<OpenFile>>,
+}
+
+impl FdTable {
+    fn slot(fd: u32) -> Option<usize> {
+        fd.checked_sub(FIRST_FD).map(|i| i as usize)
+    }
+
+    pub fn get(&self, fd: u32) -> Option<&OpenFile> {
+        self.slots.get(Self::slot(fd)?)?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, fd: u32) -> Option<&mut OpenFile> {
+        self.slots.get_mut(Self::slot(fd)?)?.as_mut()
+    }
+
+    pub fn remove(&mut self, fd: u32) -> Option<OpenFile> {
+        let taken = self.slots.get_mut(Self::slot(fd)?)?.take();
+        while matches!(self.slots.last(), Some(None)) {
+            self.slots.pop();
+        }
+        taken
+    }
+
+    /// Install `file` at the lowest free fd number.
+    fn install(&mut self, file: OpenFile) -> Fd {
+        let i = match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        self.slots[i] = Some(file);
+        Fd(FIRST_FD + i as u32)
+    }
+
+    /// Every open file, in fd order, leaving the table empty.
+    fn take_all(&mut self) -> Vec<OpenFile> {
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Process {
     pub name: Arc<str>,
     pub alive: bool,
-    pub fds: BTreeMap<u32, OpenFile>,
+    pub fds: FdTable,
     pub maps: BTreeMap<u32, Map>,
     next_map: u32,
 }
@@ -36,15 +87,7 @@ pub struct Process {
 impl Process {
     /// Install `file` at the lowest free fd number.
     pub fn install(&mut self, file: OpenFile) -> Fd {
-        let mut n = FIRST_FD;
-        for &used in self.fds.keys() {
-            if used != n {
-                break;
-            }
-            n += 1;
-        }
-        self.fds.insert(n, file);
-        Fd(n)
+        self.fds.install(file)
     }
 
     /// Install a map under a fresh id (ids are never reused within a process, so a stale
@@ -67,7 +110,7 @@ impl ProcessTable {
         self.procs.push(Process {
             name: Arc::from(name),
             alive: true,
-            fds: BTreeMap::new(),
+            fds: FdTable::default(),
             maps: BTreeMap::new(),
             next_map: 0,
         });
@@ -109,12 +152,12 @@ impl ProcessTable {
     /// The open file behind `fd`, or `EBADF`.
     pub fn file(&self, pid: Pid, fd: Fd) -> VfsResult<&OpenFile> {
         let p = self.get(pid)?;
-        p.fds.get(&fd.0).ok_or_else(|| badf(pid, &p.name, fd))
+        p.fds.get(fd.0).ok_or_else(|| badf(pid, &p.name, fd))
     }
 
     pub fn file_mut(&mut self, pid: Pid, fd: Fd) -> VfsResult<&mut OpenFile> {
         let p = self.get_mut(pid)?;
-        match p.fds.get_mut(&fd.0) {
+        match p.fds.get_mut(fd.0) {
             Some(f) => Ok(f),
             None => Err(badf(pid, &p.name, fd)),
         }
@@ -132,7 +175,7 @@ impl ProcessTable {
     pub fn reap(&mut self, pid: Pid) -> VfsResult<(Vec<OpenFile>, Vec<Map>)> {
         let p = self.get_mut(pid)?;
         p.alive = false;
-        let fds = std::mem::take(&mut p.fds).into_values().collect();
+        let fds = p.fds.take_all();
         let maps = std::mem::take(&mut p.maps).into_values().collect();
         Ok((fds, maps))
     }
@@ -207,9 +250,24 @@ mod tests {
         assert_eq!(p.install(file(1)), Fd(3));
         assert_eq!(p.install(file(2)), Fd(4));
         assert_eq!(p.install(file(3)), Fd(5));
-        p.fds.remove(&4);
+        p.fds.remove(4);
         assert_eq!(p.install(file(4)), Fd(4));
         assert_eq!(p.install(file(5)), Fd(6));
+    }
+
+    #[test]
+    fn a_reaped_process_hands_back_its_files_in_fd_order() {
+        let mut t = ProcessTable::default();
+        let pid = t.spawn("p");
+        let p = t.get_mut(pid).unwrap();
+        for ino in 1..=4 {
+            p.install(file(ino));
+        }
+        p.fds.remove(4);
+        assert!(p.fds.get(4).is_none() && p.fds.get(2).is_none() && p.fds.get(99).is_none());
+        assert_eq!(p.fds.get(6).map(|f| f.ino), Some(4));
+        let (fds, _) = t.reap(pid).unwrap();
+        assert_eq!(fds.iter().map(|f| f.ino).collect::<Vec<_>>(), vec![1, 3, 4]);
     }
 
     #[test]

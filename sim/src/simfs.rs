@@ -204,7 +204,7 @@ impl SimFs {
 
     /// The newest `trace_keep` entries, oldest first.
     pub fn trace_entries(&self) -> impl Iterator<Item = &TraceEntry> {
-        self.trace.entries().iter()
+        self.trace.entries()
     }
 
     /// Send every later trace entry, one text line each, to `sink` (`None` stops).

@@ -64,6 +64,55 @@ pub enum Outcome {
     Err(Errno),
 }
 
+/// Most arguments any call takes.
+pub const MAX_ARGS: usize = 3;
+
+/// The arguments of one call, held inline: recording a call allocates nothing for them (a
+/// path argument still owns its string). Reads as a slice.
+#[derive(Clone)]
+pub struct Args {
+    len: u8,
+    items: [Arg; MAX_ARGS],
+}
+
+impl Args {
+    pub fn new<const N: usize>(args: [Arg; N]) -> Args {
+        const { assert!(N <= MAX_ARGS, "a call takes at most MAX_ARGS arguments") };
+        let mut it = args.into_iter();
+        Args {
+            len: N as u8,
+            items: std::array::from_fn(|_| it.next().unwrap_or(Arg::U(0))),
+        }
+    }
+}
+
+impl std::ops::Deref for Args {
+    type Target = [Arg];
+    fn deref(&self) -> &[Arg] {
+        &self.items[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::DerefMut for Args {
+    fn deref_mut(&mut self) -> &mut [Arg] {
+        &mut self.items[..usize::from(self.len)]
+    }
+}
+
+impl PartialEq for Args {
+    fn eq(&self, other: &Args) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Args {}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// One traced call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceEntry {
@@ -72,7 +121,7 @@ pub struct TraceEntry {
     /// The process's name (empty for calls without a process).
     pub process: Arc<str>,
     pub call: &'static str,
-    pub args: Vec<Arg>,
+    pub args: Args,
     pub outcome: Outcome,
 }
 
@@ -82,7 +131,7 @@ impl TraceEntry {
         h.u64(self.pid.map_or(u64::MAX, |p| u64::from(p.0)));
         h.bytes(self.call.as_bytes());
         h.u64(self.args.len() as u64);
-        for a in &self.args {
+        for a in self.args.iter() {
             let (tag, words): (u64, [u64; 2]) = match a {
                 Arg::U(v) => (1, [*v, 0]),
                 Arg::I(v) => (2, [*v as u64, 0]),
@@ -219,6 +268,51 @@ impl fmt::Display for TraceEntry {
     }
 }
 
+/// Entries per segment of the kept trace (or `trace_keep`, if smaller).
+const SEGMENT: usize = 256;
+
+/// The newest entries, in segments of fixed capacity: keeping one more never moves the
+/// entries before it (a single growing ring buffer copies all of them at each doubling), and
+/// the oldest segment, once emptied, is reused as the newest.
+#[derive(Clone, Default)]
+struct Kept {
+    segments: VecDeque<VecDeque<TraceEntry>>,
+    len: usize,
+}
+
+impl Kept {
+    /// Keep `e`, dropping the oldest entry if `keep` are kept already.
+    fn push(&mut self, e: TraceEntry, keep: usize) {
+        if keep == 0 {
+            return;
+        }
+        let mut reuse = None;
+        if self.len >= keep
+            && let Some(front) = self.segments.front_mut()
+        {
+            front.pop_front();
+            self.len -= 1;
+            if front.is_empty() {
+                reuse = self.segments.pop_front();
+            }
+        }
+        let cap = SEGMENT.min(keep);
+        match self.segments.back_mut() {
+            Some(back) if back.len() < cap => back.push_back(e),
+            _ => {
+                let mut seg = reuse.unwrap_or_else(|| VecDeque::with_capacity(cap));
+                seg.push_back(e);
+                self.segments.push_back(seg);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &TraceEntry> {
+        self.segments.iter().flatten()
+    }
+}
+
 /// Where every trace line goes, as it happens.
 pub type TraceSink = Box<dyn Write + Send>;
 
@@ -227,7 +321,7 @@ pub struct Trace {
     digest: Fnv64,
     count: u64,
     keep: usize,
-    kept: VecDeque<TraceEntry>,
+    kept: Kept,
     sink: Option<TraceSink>,
     sink_error: Option<String>,
 }
@@ -251,7 +345,7 @@ impl fmt::Debug for Trace {
         f.debug_struct("Trace")
             .field("digest", &format_args!("{:016x}", self.digest.finish()))
             .field("count", &self.count)
-            .field("kept", &self.kept.len())
+            .field("kept", &self.kept.len)
             .field("sink", &self.sink.is_some())
             .finish()
     }
@@ -263,7 +357,7 @@ impl Trace {
             digest: Fnv64::default(),
             count: 0,
             keep,
-            kept: VecDeque::new(),
+            kept: Kept::default(),
             sink: None,
             sink_error: None,
         }
@@ -278,12 +372,7 @@ impl Trace {
             self.sink_error = Some(format!("trace sink failed at call {}: {e}", entry.seq));
             self.sink = None;
         }
-        if self.keep > 0 {
-            if self.kept.len() == self.keep {
-                self.kept.pop_front();
-            }
-            self.kept.push_back(entry);
-        }
+        self.kept.push(entry, self.keep);
     }
 
     /// Fold something that is not a call (a power loss) into the digest and the sink.
@@ -306,8 +395,9 @@ impl Trace {
         self.count
     }
 
-    pub fn entries(&self) -> &VecDeque<TraceEntry> {
-        &self.kept
+    /// The kept entries, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = &TraceEntry> {
+        self.kept.iter()
     }
 
     /// Send every later entry to `sink`, replacing any sink set before; `None` stops.
@@ -406,7 +496,7 @@ mod tests {
             pid: Some(Pid(1)),
             process: Arc::from("imapd"),
             call: "write",
-            args: vec![Arg::Fd(Fd(3)), Arg::Data { len: 4, hash: 9 }],
+            args: Args::new([Arg::Fd(Fd(3)), Arg::Data { len: 4, hash: 9 }]),
             outcome,
         }
     }
@@ -418,6 +508,29 @@ mod tests {
             e.to_string(),
             "7 imapd[1] write(fd 3, <4 bytes #0000000000000009>) = 4"
         );
+    }
+
+    #[test]
+    fn the_newest_entries_are_kept_in_order_across_segments() {
+        for keep in [1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT + 7] {
+            let mut t = Trace::new(keep);
+            for s in 0..(5 * SEGMENT as u64 + 3) {
+                t.record(entry(s, Outcome::Unit));
+                let kept: Vec<u64> = t.entries().map(|e| e.seq).collect();
+                let from = (s + 1).saturating_sub(keep as u64);
+                assert_eq!(kept, (from..=s).collect::<Vec<_>>(), "keep {keep}");
+            }
+        }
+    }
+
+    #[test]
+    fn args_read_as_the_slice_they_were_made_from() {
+        let a = Args::new([Arg::Fd(Fd(3)), Arg::U(7)]);
+        assert_eq!(&*a, &[Arg::Fd(Fd(3)), Arg::U(7)]);
+        assert_eq!(format!("{a:?}"), "[Fd(Fd(3)), U(7)]");
+        assert_eq!(a, Args::new([Arg::Fd(Fd(3)), Arg::U(7)]));
+        assert_ne!(a, Args::new([Arg::Fd(Fd(3))]));
+        assert!(Args::new([]).is_empty());
     }
 
     #[test]
@@ -440,9 +553,6 @@ mod tests {
             t.record(entry(s, Outcome::Unit));
         }
         assert_eq!(t.count(), 5);
-        assert_eq!(
-            t.entries().iter().map(|e| e.seq).collect::<Vec<_>>(),
-            vec![3, 4]
-        );
+        assert_eq!(t.entries().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::calls::err;
 use crate::simfs::{SimFs, data_hash};
-use crate::trace::{Arg, EventKind, Outcome};
+use crate::trace::{Arg, Args, EventKind, Outcome};
 use crate::vfs::{Errno, Fd, LockKind, MapId, OpenFlags, Pid, Stat, Vfs, VfsResult, Whence};
 
 fn fd_arg(fd: Fd) -> Arg {
@@ -13,7 +13,7 @@ fn fd_arg(fd: Fd) -> Arg {
 
 impl Vfs for SimFs {
     fn spawn(&mut self, name: &str) -> Pid {
-        let args = vec![Arg::Str(name.to_string())];
+        let args = Args::new([Arg::Str(name.to_string())]);
         let r = self.traced(
             None,
             "spawn",
@@ -33,11 +33,13 @@ impl Vfs for SimFs {
             s.kill_inner(pid);
             Ok(())
         };
-        self.traced(None, "kill", vec![Arg::Pid(pid)], body, |_| Outcome::Unit)
+        self.traced(None, "kill", Args::new([Arg::Pid(pid)]), body, |_| {
+            Outcome::Unit
+        })
     }
 
     fn open(&mut self, pid: Pid, path: &str, flags: OpenFlags) -> VfsResult<Fd> {
-        let args = vec![Arg::Str(path.to_string()), Arg::Flags(flags)];
+        let args = Args::new([Arg::Str(path.to_string()), Arg::Flags(flags)]);
         self.traced(
             Some(pid),
             "open",
@@ -51,40 +53,40 @@ impl Vfs for SimFs {
         self.traced(
             Some(pid),
             "close",
-            vec![fd_arg(fd)],
+            Args::new([fd_arg(fd)]),
             |s, _| s.do_close(pid, fd),
             |_| Outcome::Unit,
         )
     }
 
     fn read(&mut self, pid: Pid, fd: Fd, buf: &mut [u8]) -> VfsResult<usize> {
-        let args = vec![fd_arg(fd), Arg::Cap(buf.len() as u64)];
+        let args = Args::new([fd_arg(fd), Arg::Cap(buf.len() as u64)]);
         let body = |s: &mut SimFs, _| s.do_read(pid, fd, buf, None);
         self.traced(Some(pid), "read", args, body, read_outcome)
             .map(|(n, _)| n)
     }
 
     fn write(&mut self, pid: Pid, fd: Fd, data: &[u8]) -> VfsResult<usize> {
-        let args = vec![fd_arg(fd), data_arg(data)];
+        let args = Args::new([fd_arg(fd), data_arg(data)]);
         let body = |s: &mut SimFs, short| s.do_write(pid, fd, data, None, short);
         self.traced(Some(pid), "write", args, body, |n| Outcome::U(*n as u64))
     }
 
     fn pread(&mut self, pid: Pid, fd: Fd, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
-        let args = vec![fd_arg(fd), Arg::Cap(buf.len() as u64), Arg::U(offset)];
+        let args = Args::new([fd_arg(fd), Arg::Cap(buf.len() as u64), Arg::U(offset)]);
         let body = |s: &mut SimFs, _| s.do_read(pid, fd, buf, Some(offset));
         self.traced(Some(pid), "pread", args, body, read_outcome)
             .map(|(n, _)| n)
     }
 
     fn pwrite(&mut self, pid: Pid, fd: Fd, data: &[u8], offset: u64) -> VfsResult<usize> {
-        let args = vec![fd_arg(fd), data_arg(data), Arg::U(offset)];
+        let args = Args::new([fd_arg(fd), data_arg(data), Arg::U(offset)]);
         let body = |s: &mut SimFs, short| s.do_write(pid, fd, data, Some(offset), short);
         self.traced(Some(pid), "pwrite", args, body, |n| Outcome::U(*n as u64))
     }
 
     fn lseek(&mut self, pid: Pid, fd: Fd, offset: i64, whence: Whence) -> VfsResult<u64> {
-        let args = vec![fd_arg(fd), Arg::I(offset), Arg::Whence(whence)];
+        let args = Args::new([fd_arg(fd), Arg::I(offset), Arg::Whence(whence)]);
         self.traced(
             Some(pid),
             "lseek",
@@ -98,14 +100,14 @@ impl Vfs for SimFs {
         self.traced(
             Some(pid),
             "fstat",
-            vec![fd_arg(fd)],
+            Args::new([fd_arg(fd)]),
             |s, _| s.do_fstat(pid, fd),
             |st| Outcome::Stat(*st),
         )
     }
 
     fn stat(&mut self, path: &str) -> VfsResult<Stat> {
-        let args = vec![Arg::Str(path.to_string())];
+        let args = Args::new([Arg::Str(path.to_string())]);
         self.traced(
             None,
             "stat",
@@ -116,7 +118,7 @@ impl Vfs for SimFs {
     }
 
     fn ftruncate(&mut self, pid: Pid, fd: Fd, len: u64) -> VfsResult<()> {
-        let args = vec![fd_arg(fd), Arg::U(len)];
+        let args = Args::new([fd_arg(fd), Arg::U(len)]);
         self.traced(
             Some(pid),
             "ftruncate",
@@ -130,14 +132,14 @@ impl Vfs for SimFs {
         self.traced(
             Some(pid),
             "fsync",
-            vec![fd_arg(fd)],
+            Args::new([fd_arg(fd)]),
             |s, _| s.do_fsync(pid, fd),
             |_| Outcome::Unit,
         )
     }
 
     fn fsync_dir(&mut self, pid: Pid, dir: &str) -> VfsResult<()> {
-        let args = vec![Arg::Str(dir.to_string())];
+        let args = Args::new([Arg::Str(dir.to_string())]);
         self.traced(
             Some(pid),
             "fsync_dir",
@@ -148,7 +150,7 @@ impl Vfs for SimFs {
     }
 
     fn rename(&mut self, pid: Pid, from: &str, to: &str) -> VfsResult<()> {
-        let args = vec![Arg::Str(from.to_string()), Arg::Str(to.to_string())];
+        let args = Args::new([Arg::Str(from.to_string()), Arg::Str(to.to_string())]);
         self.traced(
             Some(pid),
             "rename",
@@ -159,7 +161,7 @@ impl Vfs for SimFs {
     }
 
     fn unlink(&mut self, pid: Pid, path: &str) -> VfsResult<()> {
-        let args = vec![Arg::Str(path.to_string())];
+        let args = Args::new([Arg::Str(path.to_string())]);
         self.traced(
             Some(pid),
             "unlink",
@@ -170,7 +172,7 @@ impl Vfs for SimFs {
     }
 
     fn list(&mut self, dir: &str) -> VfsResult<Vec<String>> {
-        let args = vec![Arg::Str(dir.to_string())];
+        let args = Args::new([Arg::Str(dir.to_string())]);
         let names = |v: &Vec<String>| Outcome::Names {
             count: v.len() as u64,
             hash: data_hash(v.join("\n").as_bytes()),
@@ -179,7 +181,7 @@ impl Vfs for SimFs {
     }
 
     fn lock(&mut self, pid: Pid, fd: Fd, kind: LockKind, wait: bool) -> VfsResult<()> {
-        let args = vec![fd_arg(fd), Arg::Lock(kind), Arg::Bool(wait)];
+        let args = Args::new([fd_arg(fd), Arg::Lock(kind), Arg::Bool(wait)]);
         self.traced(
             Some(pid),
             "lock",
@@ -197,13 +199,13 @@ impl Vfs for SimFs {
             }
             Ok(())
         };
-        self.traced(Some(pid), "unlock", vec![fd_arg(fd)], body, |_| {
+        self.traced(Some(pid), "unlock", Args::new([fd_arg(fd)]), body, |_| {
             Outcome::Unit
         })
     }
 
     fn mmap(&mut self, pid: Pid, fd: Fd, len: u64) -> VfsResult<MapId> {
-        let args = vec![fd_arg(fd), Arg::U(len)];
+        let args = Args::new([fd_arg(fd), Arg::U(len)]);
         self.traced(
             Some(pid),
             "mmap",
@@ -285,7 +287,7 @@ impl Vfs for SimFs {
         self.traced(
             Some(pid),
             "munmap",
-            vec![Arg::Map(map)],
+            Args::new([Arg::Map(map)]),
             |s, _| s.do_munmap(pid, map),
             |_| Outcome::Unit,
         )
