@@ -61,13 +61,17 @@ pub const MAX_HEADER_LINE: usize = 998;
 
 impl MessageParser {
     pub fn feed(&mut self, chunk: &[u8]) {
-        for &c in chunk {
-            self.size += 1;
+        for (i, &c) in chunk.iter().enumerate() {
             if self.in_body {
-                if c == b'\n' {
-                    self.newlines_in_body += 1;
-                }
-            } else if c == b'\n' {
+                // The body only needs its newlines counted: the rest of the chunk at once.
+                let rest = &chunk[i..];
+                self.size += rest.len() as u64;
+                self.newlines_in_body += rest.iter().filter(|&&b| b == b'\n').count() as u64;
+                self.last_byte = rest.last().copied();
+                return;
+            }
+            self.size += 1;
+            if c == b'\n' {
                 let line = std::mem::take(&mut self.line);
                 let line = line.strip_suffix(b"\r").unwrap_or(&line);
                 if line.is_empty() {

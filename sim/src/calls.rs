@@ -135,7 +135,7 @@ impl SimFs {
                     .check_creatable(path)
                     .map_err(|e| VfsError::new(e.errno, format!("{}: {}", ctx(), e.context)))?;
                 let ino = self.new_inode();
-                self.ns.insert(path, ino);
+                Arc::make_mut(&mut self.ns).insert(path, ino);
                 if let Some(i) = self.inode_mut(ino) {
                     i.links += 1;
                 }
@@ -162,7 +162,9 @@ impl SimFs {
         let Some(slot) = self.inodes.get_mut(ino as usize - 1) else {
             return;
         };
-        let Some(i) = slot.as_deref_mut() else { return };
+        let Some(i) = slot.as_mut().map(Arc::make_mut) else {
+            return;
+        };
         if len == i.live.size() {
             return;
         }
@@ -297,6 +299,7 @@ impl SimFs {
         }
         let data = &data[..len as usize];
         if let Some(Some(i)) = self.inodes.get_mut(file.ino as usize - 1) {
+            let i = Arc::make_mut(i);
             let old = i.sizes();
             i.live.write(&mut self.interner, off, data);
             i.dur.note_write(&mut i.live, &mut self.interner, off, data);
@@ -382,6 +385,7 @@ impl SimFs {
     pub(crate) fn do_fsync(&mut self, pid: Pid, fd: Fd) -> VfsResult<()> {
         let file = self.open_file(pid, fd)?;
         if let Some(Some(i)) = self.inodes.get_mut(file.ino as usize - 1) {
+            let i = Arc::make_mut(i);
             i.dur.fsync(&mut i.live, &mut self.interner);
         }
         Ok(())
@@ -396,7 +400,7 @@ impl SimFs {
                 format!("fsync_dir {dir:?}: a file, not a directory"),
             );
         }
-        let (lost, gained) = self.ns.sync_dir(dir);
+        let (lost, gained) = Arc::make_mut(&mut self.ns).sync_dir(dir);
         for ino in gained {
             if let Some(i) = self.inode_mut(ino) {
                 i.durable_links += 1;
@@ -431,8 +435,8 @@ impl SimFs {
         self.ns
             .check_creatable(to)
             .map_err(|e| VfsError::new(e.errno, format!("{}: {}", ctx(), e.context)))?;
-        self.ns.remove(from);
-        if let Some(old) = self.ns.insert(to, ino) {
+        Arc::make_mut(&mut self.ns).remove(from);
+        if let Some(old) = Arc::make_mut(&mut self.ns).insert(to, ino) {
             if let Some(i) = self.inode_mut(old) {
                 i.links = i.links.saturating_sub(1);
             }
@@ -444,7 +448,7 @@ impl SimFs {
     pub(crate) fn do_unlink(&mut self, pid: Pid, path: &str) -> VfsResult<()> {
         self.procs.get(pid)?;
         check_path(path)?;
-        let Some(ino) = self.ns.remove(path) else {
+        let Some(ino) = Arc::make_mut(&mut self.ns).remove(path) else {
             if self.ns.is_dir(path) {
                 return err(
                     Errno::Other(EISDIR),
@@ -529,6 +533,7 @@ impl SimFs {
         let Some(Some(i)) = self.inodes.get_mut(file.ino as usize - 1) else {
             return err(Errno::BadF, "inode gone");
         };
+        let i = Arc::make_mut(i);
         let mut map = Map::new(
             file.ino,
             len,

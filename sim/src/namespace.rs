@@ -166,11 +166,17 @@ impl Namespace {
 
 /// The first name strictly beneath `dir`.
 fn first_under<'a>(map: &'a BTreeMap<String, u64>, dir: &str) -> Option<&'a str> {
-    let prefix = format!("{dir}/");
-    map.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
-        .next()
-        .map(|(k, _)| k.as_str())
-        .filter(|k| k.starts_with(&prefix))
+    // Keys after `dir` that extend it: those whose next byte sorts before '/' ("dir-x",
+    // "dir.x") come first and are skipped; the first "dir/..." key is the answer; a key
+    // not starting with `dir`, or going on with a byte after '/', means there is none.
+    for (k, _) in map.range::<str, _>((Bound::Excluded(dir), Bound::Unbounded)) {
+        match k.strip_prefix(dir)?.as_bytes().first() {
+            Some(b'/') => return Some(k.as_str()),
+            Some(&c) if c < b'/' => continue,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Direct children of `dir`: (name, Some(ino)) for files, (name, None) for subdirectories.
@@ -279,5 +285,31 @@ mod tests {
         assert_eq!(ns.lookup("d/new"), Some(1));
         assert_eq!(ns.lookup("d/renamed"), None);
         assert_eq!(ns.lookup("e/other"), None);
+    }
+}
+
+#[cfg(test)]
+mod first_under_tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_found_past_siblings_that_sort_before_its_slash() {
+        let mut ns = Namespace::default();
+        for (p, i) in [
+            ("a/dir-x", 1),
+            ("a/dir.x", 2),
+            ("a/dirA", 3),
+            ("a/dirs/f", 4),
+        ] {
+            ns.insert(p, i);
+        }
+        // "dir-x" and "dir.x" sort between "dir" and "dir/"; "dirA" after every "dir/...".
+        assert!(!ns.is_dir("a/dir"));
+        ns.insert("a/dir/f", 5);
+        assert!(ns.is_dir("a/dir"));
+        assert!(ns.is_dir("a/dirs") && ns.is_dir("a") && ns.is_dir(""));
+        assert!(!ns.is_dir("a/dir-x") && !ns.is_dir("a/di") && !ns.is_dir("b"));
+        ns.remove("a/dirs/f");
+        assert!(!ns.is_dir("a/dirs"));
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::blocks::{Interner, SparseFile};
 use crate::durability::Durability;
@@ -112,9 +113,12 @@ impl Inode {
 #[derive(Clone)]
 pub struct SimFs {
     pub(crate) cfg: SimConfig,
-    /// Slot `ino - 1`; `None` once an inode is gone for good.
-    pub(crate) inodes: Vec<Option<Box<Inode>>>,
-    pub(crate) ns: Namespace,
+    /// Slot `ino - 1`; `None` once an inode is gone for good. Shared with copies (a
+    /// snapshot, a crash sweep's clone) until one of them changes the inode
+    /// (`Arc::make_mut`): a copy costs a reference per inode, not the inode.
+    pub(crate) inodes: Vec<Option<Arc<Inode>>>,
+    /// Shared with copies until one of them renames, creates or unlinks.
+    pub(crate) ns: Arc<Namespace>,
     pub(crate) procs: ProcessTable,
     pub(crate) interner: Interner,
     pub(crate) part: Partition,
@@ -156,7 +160,7 @@ impl SimFs {
             trace: Trace::new(cfg.trace_keep),
             cfg,
             inodes: Vec::new(),
-            ns: Namespace::default(),
+            ns: Arc::default(),
             procs: ProcessTable::default(),
             interner: Interner::default(),
             events: EventLog::default(),
@@ -168,7 +172,9 @@ impl SimFs {
     /// A copy to look at, not to replay: the files, names, processes and maps as they are,
     /// with no fault plan, an empty trace (keeping nothing), no events and no series. Much
     /// cheaper than `clone` when the trace keeps many entries; what an oracle reads through
-    /// it is not a call of the run.
+    /// it is not a call of the run. The copy shares every block but not the table that
+    /// deduplicates new ones: what is written to it is stored correctly, only not shared
+    /// with equal blocks written before the copy.
     pub fn snapshot(&self) -> SimFs {
         let mut cfg = self.cfg.clone();
         cfg.faults = FaultPlan::default();
@@ -180,7 +186,7 @@ impl SimFs {
             inodes: self.inodes.clone(),
             ns: self.ns.clone(),
             procs: self.procs.clone(),
-            interner: self.interner.clone(),
+            interner: Interner::default(),
             events: EventLog::default(),
             series: Series::default(),
             call_counts: Vec::new(),
@@ -313,11 +319,13 @@ impl SimFs {
         for pid in self.procs.live_pids() {
             self.kill_inner(pid);
         }
-        self.ns.revert();
+        Arc::make_mut(&mut self.ns).revert();
         self.part.clear();
         let (interner, rng, sector) = (&mut self.interner, &mut self.rng, self.cfg.sector_size);
         for slot in self.inodes.iter_mut() {
-            let Some(inode) = slot else { continue };
+            let Some(inode) = slot.as_mut().map(Arc::make_mut) else {
+                continue;
+            };
             if inode.durable_links == 0 {
                 *slot = None;
                 continue;
@@ -380,12 +388,13 @@ impl SimFs {
     pub(crate) fn inode_mut(&mut self, ino: u64) -> Option<&mut Inode> {
         self.inodes
             .get_mut(ino.checked_sub(1)? as usize)?
-            .as_deref_mut()
+            .as_mut()
+            .map(Arc::make_mut)
     }
 
     pub(crate) fn new_inode(&mut self) -> u64 {
         let bs = self.cfg.block_size;
-        self.inodes.push(Some(Box::new(Inode {
+        self.inodes.push(Some(Arc::new(Inode {
             live: SparseFile::new(bs),
             dur: Durability::new(bs),
             links: 0,

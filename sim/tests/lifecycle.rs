@@ -224,3 +224,31 @@ fn simfs_is_send_and_a_clone_is_an_independent_copy() {
     assert_eq!(read_all(&mut fork, p, fd), b"AFTER!");
     assert_ne!(fs.trace_digest(), fork.trace_digest());
 }
+
+#[test]
+fn a_snapshot_and_its_origin_change_apart_though_they_share_inodes_and_names() {
+    use sim::{OpenFlags, SimConfig, SimFs, Vfs};
+    let mut fs = SimFs::new(SimConfig::default());
+    let p = fs.spawn("w");
+    let fd = fs.open(p, "d/f", OpenFlags::RDWR_CREATE_TRUNC).unwrap();
+    fs.write(p, fd, b"before").unwrap();
+    let mut snap = fs.snapshot();
+    // The origin changes the shared inode and the names after the copy.
+    fs.pwrite(p, fd, b"AFTER!", 0).unwrap();
+    fs.rename(p, "d/f", "d/g").unwrap();
+    let q = snap.spawn("r");
+    let sfd = snap.open(q, "d/f", OpenFlags::RDONLY).unwrap();
+    let mut b = [0u8; 6];
+    snap.pread(q, sfd, &mut b, 0).unwrap();
+    assert_eq!(&b, b"before");
+    assert!(snap.stat("d/g").is_err());
+    // And the copy's own writes stay in the copy.
+    let wfd = snap.open(q, "d/h", OpenFlags::RDWR_CREATE_TRUNC).unwrap();
+    snap.write(q, wfd, b"copy").unwrap();
+    assert!(fs.stat("d/h").is_err());
+    let r = fs.spawn("r");
+    let gfd = fs.open(r, "d/g", OpenFlags::RDONLY).unwrap();
+    fs.pread(r, gfd, &mut b, 0).unwrap();
+    assert_eq!(&b, b"AFTER!");
+    assert!(fs.check_invariants().is_ok() && snap.check_invariants().is_ok());
+}
