@@ -277,6 +277,28 @@ fn a_missing_message_file_is_found_for_live_and_expunged_records() {
 }
 
 #[test]
+fn a_message_file_no_record_names_is_orphaned() {
+    let mut mb = Mailbox::clean(MinorVersion::V10);
+    mb.message_uids.insert(30);
+    mb.message_uids.insert(20);
+    let r = mb.fsck();
+    assert_eq!(names(&r), vec![checks::MESSAGE_FILE_ORPHANED], "{r}");
+    let f = r.with_check(checks::MESSAGE_FILE_ORPHANED).next().unwrap();
+    assert_eq!(
+        (f.file.as_str(), f.detail.as_str()),
+        ("20.", "2 message file(s) no record names: 20., 30.")
+    );
+    // A record past cyrus.expunge's `exists` names nothing: its file is orphaned too.
+    let mut mb = Mailbox::clean(MinorVersion::V10);
+    mb.expunge_header.as_mut().unwrap().exists -= 1;
+    let r = mb.fsck();
+    assert!(
+        r.with_check(checks::MESSAGE_FILE_ORPHANED).next().is_some(),
+        "{r}"
+    );
+}
+
+#[test]
 fn truncated_headers_are_found() {
     let mut mb = Mailbox::clean(MinorVersion::V10);
     let mut index = mb.index_bytes();

@@ -50,6 +50,9 @@ pub const CACHE_OFFSET_OUT_OF_RANGE: &str = "cache-offset-out-of-range";
 pub const CACHE_RECORD_INVALID: &str = "cache-record-invalid";
 /// A record's message file `UID.` does not exist.
 pub const MESSAGE_FILE_MISSING: &str = "message-file-missing";
+/// A message file `UID.` that no record of cyrus.index or cyrus.expunge (within `exists`)
+/// names: space no cleanup will free, and mail a later reconstruct brings back as new.
+pub const MESSAGE_FILE_ORPHANED: &str = "message-file-orphaned";
 
 /// Every check name.
 pub const ALL: &[&str] = &[
@@ -76,4 +79,5 @@ pub const ALL: &[&str] = &[
     CACHE_OFFSET_OUT_OF_RANGE,
     CACHE_RECORD_INVALID,
     MESSAGE_FILE_MISSING,
+    MESSAGE_FILE_ORPHANED,
 ];

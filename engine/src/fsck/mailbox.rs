@@ -149,6 +149,7 @@ pub fn fsck_mailbox(files: MailboxFiles<'_>) -> Result<InspectReport, InspectErr
         cache,
         message_uids,
         index_uids: HashSet::new(),
+        expunge_uids: HashSet::new(),
     };
     let present = geom.records_present(ilen);
     scan_records(FNAME_INDEX, Kind::Index, index, &ih, present, &mut ctx, out)
@@ -157,6 +158,27 @@ pub fn fsck_mailbox(files: MailboxFiles<'_>) -> Result<InspectReport, InspectErr
     if let Some(x) = expunge {
         let r = expunge_file(x, &ih, &mut ctx, out)?;
         rep.files.push(r);
+    }
+    if let Some(files) = ctx.message_uids {
+        let mut orphans: Vec<u32> = files
+            .iter()
+            .copied()
+            .filter(|u| !ctx.index_uids.contains(u) && !ctx.expunge_uids.contains(u))
+            .collect();
+        if !orphans.is_empty() {
+            orphans.sort_unstable();
+            let names: Vec<String> = orphans.iter().take(10).map(|u| format!("{u}.")).collect();
+            out.push(Finding::new(
+                &names[0],
+                checks::MESSAGE_FILE_ORPHANED,
+                format!(
+                    "{} message file(s) no record names: {}{}",
+                    orphans.len(),
+                    names.join(", "),
+                    if orphans.len() > 10 { ", ..." } else { "" }
+                ),
+            ));
+        }
     }
     Ok(rep)
 }

@@ -64,6 +64,8 @@ pub(crate) struct Context<'a> {
     pub message_uids: Option<&'a HashSet<u32>>,
     /// UIDs seen in cyrus.index, filled by its scan and consulted by cyrus.expunge's.
     pub index_uids: HashSet<u32>,
+    /// UIDs seen in cyrus.expunge.
+    pub expunge_uids: HashSet<u32>,
 }
 
 #[derive(Default)]
@@ -282,6 +284,7 @@ fn record(
             ctx.index_uids.insert(uid);
         }
         Kind::Expunge => {
+            ctx.expunge_uids.insert(uid);
             if !seen.insert(uid) {
                 t.duplicate.add(1, || format!("msgno {msgno} UID {uid}"));
             }
