@@ -5,15 +5,15 @@
 #
 #   benches/scripts/report.sh [SVG_OUT]     (default: benches/engine_cost.svg)
 #
-# Reads target/criterion/*/*/new/estimates.json (median of the sample, in ns per iteration).
-# Needs python3 (standard library only).
+# Reads $CARGO_TARGET_DIR/criterion/*/*/new/estimates.json (target/ when CARGO_TARGET_DIR is
+# unset; median of the sample, in ns per iteration). Needs python3 (standard library only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SVG="${1:-benches/engine_cost.svg}"
-python3 - "$SVG" <<'EOF'
+python3 - "$SVG" "${CARGO_TARGET_DIR:-target}/criterion" <<'EOF'
 import json, math, os, sys
 
-root = "target/criterion"
+root = sys.argv[2]
 svg_out = sys.argv[1]
 
 def median_ns(group, bench):
@@ -50,14 +50,16 @@ for op in ops:
         print(f"| {op} | {n} | {fmt(v['simfs'])} | {fmt(v['realfs_tmpfs'])} | {fmt(v['realfs_disk'])} "
               f"| {ratio(v['realfs_tmpfs'], v['simfs'])} | {ratio(v['realfs_disk'], v['simfs'])} |")
 
-print("\n### Engine linearity: cost per record at the largest size / at 10^3\n")
-print("| op | backend | largest | ns/record at 10^3 | at largest | ratio |")
-print("|---|---|---:|---:|---:|---:|")
-for (op, b), pts in sorted(per.items()):
-    pts.sort()
-    if len(pts) >= 2 and pts[0][0] == 1000:
-        (n0, c0), (n1, c1) = pts[0], pts[-1]
-        print(f"| {op} | {b} | {n1} | {fmt(c0)} | {fmt(c1)} | {c1 / c0:.2f} |")
+print("\n### Engine linearity: cost per record at 10^5 and at 10^6 / at 10^3 (1.00 is linear)\n")
+print("| op | backend | ns/record at 10^3 | at 10^5 | at 10^6 | 10^5 / 10^3 | 10^6 / 10^3 |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for op in ops:
+    for b in backs:
+        c = dict(per.get((op, b), []))
+        if 1000 not in c:
+            continue
+        c0, c5, c6 = c[1000], c.get(100000), c.get(1000000)
+        print(f"| {op} | {b} | {fmt(c0)} | {fmt(c5)} | {fmt(c6)} | {ratio(c5, c0)} | {ratio(c6, c0)} |")
 
 print("\n### fs_peers: ns per record (median), and ratios to SimFs in the same run\n")
 pb = ["simfs", "realfs_tmpfs", "madsim_fs", "turmoil_fs"]
@@ -79,7 +81,7 @@ W, H, PW, PH, ML, MT = 720, 260, 200, 170, 50, 40
 colors = {"simfs": "#1f77b4", "realfs_tmpfs": "#ff7f0e", "realfs_disk": "#2ca02c"}
 allc = [c for pts in per.values() for _, c in pts]
 if not allc:
-    sys.exit("no engine estimates under target/criterion: run the engine bench first")
+    sys.exit("no engine estimates under " + root + ": run the engine bench first")
 ylo = 10 ** math.floor(math.log10(min(allc)))
 yhi = 10 ** math.ceil(math.log10(max(allc)))
 xlo, xhi = 1e3, 1e6 if any(n == 1000000 for pts in per.values() for n, _ in pts) else 1e5
