@@ -6,6 +6,7 @@
 //! [`RUN_CAP`] blocks so that an insertion or removal in the middle stays cheap.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::blocks::Buf;
 
@@ -15,10 +16,25 @@ pub const RUN_CAP: usize = 4096;
 /// One block: `None` is allocated zeros, `Some` a shared buffer.
 pub type Entry = Option<Buf>;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct BlockMap {
     runs: BTreeMap<u64, Vec<Entry>>,
     blocks: u64,
+    /// One more than the start of the run the last searched lookup found (0: none), tried
+    /// before searching again: reads walk a file in order, so they stay in one run for up to
+    /// [`RUN_CAP`] blocks. Only a guess: a lookup checks the run still holds the block, so
+    /// a stale hint costs one probe.
+    hint: AtomicU64,
+}
+
+impl Clone for BlockMap {
+    fn clone(&self) -> BlockMap {
+        BlockMap {
+            runs: self.runs.clone(),
+            blocks: self.blocks,
+            hint: AtomicU64::new(self.hint.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl BlockMap {
@@ -37,6 +53,7 @@ impl BlockMap {
     }
 
     /// The run holding `idx`, as (start, run).
+    #[inline]
     fn run_of(&self, idx: u64) -> Option<(u64, &Vec<Entry>)> {
         // Appends and reads near the end of a file, the common case, land in the last run;
         // finding it is cheaper than a range search.
@@ -45,8 +62,28 @@ impl BlockMap {
         {
             return (idx - s < r.len() as u64).then_some((s, r));
         }
+        if self.runs.len() < 2 {
+            return None;
+        }
+        self.run_before_last(idx)
+    }
+
+    /// [`BlockMap::run_of`] for a block before the last run: the hinted run, else a search.
+    #[inline(never)]
+    fn run_before_last(&self, idx: u64) -> Option<(u64, &Vec<Entry>)> {
+        if let Some(h) = self.hint.load(Ordering::Relaxed).checked_sub(1)
+            && h <= idx
+            && let Some(r) = self.runs.get(&h)
+            && idx - h < r.len() as u64
+        {
+            return Some((h, r));
+        }
         let (&s, r) = self.runs.range(..=idx).next_back()?;
-        (idx - s < r.len() as u64).then_some((s, r))
+        if idx - s < r.len() as u64 {
+            self.hint.store(s + 1, Ordering::Relaxed);
+            return Some((s, r));
+        }
+        None
     }
 
     pub fn get(&self, idx: u64) -> Option<&Entry> {
