@@ -87,11 +87,7 @@ pub fn mailbox_expunge(
                 }
             }
             Err(e) => {
-                let err = cx.check(e);
-                if let CyrusError::Died(..) = err {
-                    return Err(err);
-                }
-                return Err(cx.ioerror(format!("opening {expunge_path}")));
+                return Err(cx.fail_with(e, |cx| cx.ioerror(format!("opening {expunge_path}"))));
             }
         }
     }

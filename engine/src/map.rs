@@ -74,13 +74,7 @@ pub fn map_refresh(
             *m = CyrusMap { map: Some(id), len };
             Ok(())
         }
-        Err(e) => {
-            let err = cx.check(e);
-            if let crate::cx::CyrusError::Died(..) = err {
-                return Err(err);
-            }
-            Err(cx.fatal(format!("failed to mmap {name} file")))
-        }
+        Err(e) => Err(cx.fail_with(e, |cx| cx.fatal(format!("failed to mmap {name} file")))),
     }
 }
 
@@ -117,13 +111,7 @@ fn refresh_nommap(
             m.map = Some(id);
             Ok(())
         }
-        Err(e) => {
-            let err = cx.check(e);
-            if let crate::cx::CyrusError::Died(..) = err {
-                return Err(err);
-            }
-            Err(cx.fatal(format!("failed to read {name} file")))
-        }
+        Err(e) => Err(cx.fail_with(e, |cx| cx.fatal(format!("failed to read {name} file")))),
     }
 }
 

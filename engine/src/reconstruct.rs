@@ -227,7 +227,7 @@ fn purge_expunged_2_3_7(
             && size >= needed;
         if sane {
             for msgno in 0..exists {
-                let off = arch.ulong(start as u128 + msgno as u128 * rs as u128);
+                let off = record_offset(cx, start, rs, msgno + 1);
                 let mut u = [0u8; 4];
                 map.read(cx, off, &mut u)?;
                 let uid = u32::from_be_bytes(u);
@@ -332,7 +332,7 @@ fn read_expunge_two_phase(cx: &mut Cx, mb: &Mailbox, ep: &str) -> CResult<Expung
     let mut next_data = 0u64;
     let mut msgno = 1u64;
     while msgno <= exists as u64 {
-        let off = arch.ulong(e.start_offset as u128 + (msgno as u128 - 1) * e.record_size as u128);
+        let off = record_offset(cx, e.start_offset, e.record_size, msgno as u32);
         if off + recsize > len {
             return Err(cx.ioerror(format!(
                 "index record {msgno} for {} past end of file",
@@ -366,40 +366,28 @@ fn read_expunge_two_phase(cx: &mut Cx, mb: &Mailbox, ep: &str) -> CResult<Expung
     Ok(e)
 }
 
-/// Read record `msgno` of the old cyrus.index (`mailbox_read_index_record`, with its check
-/// against the map's length).
-fn old_index_record(cx: &mut Cx, mb: &Mailbox, msgno: u32) -> CResult<Option<IndexRecord>> {
-    let minor = MinorVersion::from_number(cx.site.version.minor_version());
-    let Some(minor) = minor else { return Ok(None) };
-    let off = record_offset(cx, mb.start_offset, mb.record_size, msgno);
-    let rs = minor.record_size();
-    if off + rs as u64 > mb.index_map.len {
-        cx.story(format!(
-            "index record {msgno} for {} past end of file",
-            mb.name
-        ));
-        return Ok(None);
-    }
-    let mut buf = vec![0u8; rs];
-    mb.index_map.read(cx, off, &mut buf)?;
-    Ok(IndexRecord::parse(&buf, minor))
-}
-
-/// Record `msgno` of the old cyrus.expunge (`reconstruct_read_index_record`).
-fn old_expunge_record(cx: &mut Cx, e: &ExpungeMap, msgno: u32) -> CResult<Option<IndexRecord>> {
+/// Record `msgno` of an old cyrus.index or cyrus.expunge read through `map`, in this
+/// binary's record layout, with the check both `mailbox_read_index_record` and
+/// `reconstruct_read_index_record` make against the map's length (T12:976-983,
+/// T16:715-740): past it, the record counts as not found.
+fn read_old_record(
+    cx: &mut Cx,
+    map: &CyrusMap,
+    (start_offset, record_size): (u32, u32),
+    msgno: u32,
+    what: &str,
+) -> CResult<Option<IndexRecord>> {
     let Some(minor) = MinorVersion::from_number(cx.site.version.minor_version()) else {
         return Ok(None);
     };
+    let off = record_offset(cx, start_offset, record_size, msgno);
     let rs = minor.record_size();
-    let off = cx
-        .site
-        .arch
-        .ulong(e.start_offset as u128 + (msgno as u128 - 1) * e.record_size as u128);
-    if off + rs as u64 > e.map.len {
+    if off + rs as u64 > map.len {
+        cx.story(format!("{what} record {msgno} past end of file"));
         return Ok(None);
     }
     let mut buf = vec![0u8; rs];
-    e.map.read(cx, off, &mut buf)?;
+    map.read(cx, off, &mut buf)?;
     Ok(IndexRecord::parse(&buf, minor))
 }
 
@@ -411,14 +399,11 @@ fn message_uids(cx: &mut Cx, mb: &Mailbox) -> CResult<Vec<u32>> {
             return Err(cx.fail_with(e, |cx| cx.ioerror(format!("opendir {}", mb.path))));
         }
     };
+    // Digits then a dot, the first digit not 0.
     let mut uids: Vec<u32> = names
         .iter()
-        .filter(|n| {
-            n.as_bytes()
-                .first()
-                .is_some_and(|c| (b'1'..=b'9').contains(c))
-        })
-        .filter_map(|n| n.strip_suffix('.')?.parse().ok())
+        .filter(|n| !n.starts_with('0'))
+        .filter_map(|n| crate::fsck::message_uid_from_name(n))
         .collect();
     uids.sort_unstable();
     Ok(uids)
@@ -543,13 +528,15 @@ fn rebuild(
         let mut found: Option<IndexRecord> = None;
         if expunge_found {
             let msgno = exp.uids[expmsg].1;
-            found = old_expunge_record(cx, exp, msgno)?;
+            let geometry = (exp.start_offset, exp.record_size);
+            found = read_old_record(cx, &exp.map, geometry, msgno, "expunge")?;
             expmsg += 1;
             // Further copies of the same UID are passed over by the next file's search.
         } else {
             while oldmsg < mb.exists && old.map_or(0, |r| r.uid) < uid {
                 oldmsg += 1;
-                old = old_index_record(cx, mb, oldmsg)?;
+                let geometry = (mb.start_offset, mb.record_size);
+                old = read_old_record(cx, &mb.index_map, geometry, oldmsg, "index")?;
             }
             if let Some(r) = old.filter(|r| r.uid == uid) {
                 found = Some(r);

@@ -4,55 +4,10 @@ use engine::append::{Delivery, deliver, imapd_expunge, set_deleted};
 use engine::cyr_expire::{Annotations, cyr_expire};
 use engine::layout::*;
 use engine::mailbox::mailbox_create;
-use engine::{Cx, Log, Site, Strategy, Version};
-use sim::{OpenFlags, SimConfig, SimFs, Vfs};
+use engine::{Cx, Strategy, Version};
 
-const DAY: u32 = 86_400;
-const T0: u32 = 1_220_000_000; // September 2008
-
-struct World {
-    fs: SimFs,
-    site: Site,
-    log: Log,
-    now: u32,
-}
-
-impl World {
-    fn new(version: Version, capacity: u64) -> World {
-        let cfg = SimConfig {
-            capacity,
-            ..SimConfig::default()
-        };
-        let mut site = Site::new(version);
-        site.expunge_days = 7;
-        World {
-            fs: SimFs::new(cfg),
-            site,
-            log: Log::default(),
-            now: T0,
-        }
-    }
-
-    fn with<R>(&mut self, name: &str, f: impl FnOnce(&mut Cx) -> R) -> R {
-        engine::cx::as_process(&mut self.fs, &self.site, self.now, &mut self.log, name, f)
-    }
-
-    fn header(&mut self, path: &str) -> Option<[u8; 96]> {
-        let pid = self.fs.spawn("test");
-        let fd = self.fs.open(pid, path, OpenFlags::RDONLY).ok()?;
-        let mut h = [0u8; 96];
-        let n = self.fs.pread(pid, fd, &mut h, 0).ok()?;
-        let _ = self.fs.kill(pid);
-        (n == 96).then_some(h)
-    }
-
-    fn size(&mut self, path: &str) -> sim::Stat {
-        self.fs.stat(path).expect("stat")
-    }
-}
-
-const SPAM: &str = "user.bob.Spam";
-const EXPUNGE: &str = "user/bob/Spam/cyrus.expunge";
+mod support;
+use support::{DAY, EXPUNGE, SPAM, T0, World};
 
 /// E = 5 records in cyrus.expunge (2 expunged 10 days ago, 3 one day ago), `n_old` live
 /// messages sent 30 days ago in a folder whose annotation expires after 7 days.
@@ -103,7 +58,7 @@ fn annotations() -> Annotations {
 
 #[test]
 fn cyrus_2_3_7_wraps_expunge_exists_while_e_minus_n2_records_remain() {
-    let mut w = World::new(Version::V2_3_7, 1 << 30);
+    let mut w = World::with_capacity(Version::V2_3_7, 1 << 30);
     blair_folder(&mut w, 4);
     let h = w.header(EXPUNGE).unwrap();
     assert_eq!(get32(&h, OFFSET_EXISTS), 5, "E = 5 before cyr_expire");
@@ -129,7 +84,7 @@ fn cyrus_2_3_7_wraps_expunge_exists_while_e_minus_n2_records_remain() {
         "exists = (E - N1 - N2) mod 2^32"
     );
     assert_eq!(x, u32::MAX);
-    let st = w.size(EXPUNGE);
+    let st = w.size(EXPUNGE).unwrap();
     assert_eq!(st.size, 96 + 3 * 80, "E - N2 = 3 records present");
 
     // The next delayed EXPUNGE writes at 96 + X * 80.
@@ -148,7 +103,7 @@ fn cyrus_2_3_7_wraps_expunge_exists_while_e_minus_n2_records_remain() {
     .unwrap();
     w.with("imapd", |cx| set_deleted(cx, SPAM, &[10])).unwrap();
     w.with("imapd", |cx| imapd_expunge(cx, SPAM)).unwrap();
-    let st = w.size(EXPUNGE);
+    let st = w.size(EXPUNGE).unwrap();
     assert_eq!(
         st.size,
         96 + u32::MAX as u64 * 80 + 80,
@@ -167,7 +122,7 @@ fn cyrus_2_3_7_wraps_expunge_exists_while_e_minus_n2_records_remain() {
 #[test]
 fn the_2_3_12_upgrade_of_the_sparse_file_writes_real_bytes_until_enospc() {
     let capacity = 64 << 20;
-    let mut w = World::new(Version::V2_3_7, capacity);
+    let mut w = World::with_capacity(Version::V2_3_7, capacity);
     // N1 = 6: exists = 5 - 6 - 2 = 2^32 - 3, and one more delayed expunge leaves 2^32 - 2.
     blair_folder(&mut w, 6);
     w.with("cyr_expire", |cx| {
@@ -190,7 +145,7 @@ fn the_2_3_12_upgrade_of_the_sparse_file_writes_real_bytes_until_enospc() {
     w.with("imapd", |cx| imapd_expunge(cx, SPAM)).unwrap();
     let h = w.header(EXPUNGE).unwrap();
     assert_eq!(get32(&h, OFFSET_EXISTS), u32::MAX - 1);
-    let sparse = w.size(EXPUNGE);
+    let sparse = w.size(EXPUNGE).unwrap();
     assert_eq!(sparse.size, 96 + (u32::MAX as u64 - 2) * 80 + 80);
 
     // The first 2.3.12 open upgrades cyrus.index, then cyrus.expunge: it walks 2^32 - 2
@@ -206,7 +161,7 @@ fn the_2_3_12_upgrade_of_the_sparse_file_writes_real_bytes_until_enospc() {
             .iter()
             .any(|n| n.kind == engine::NoteKind::Enospc)
     );
-    let new = w.size("user/bob/Spam/cyrus.expunge.NEW");
+    let new = w.size("user/bob/Spam/cyrus.expunge.NEW").unwrap();
     let (cap, used) = w.fs.partition();
     assert_eq!(cap, capacity);
     assert!(cap - used <= 4096, "partition full: {used} of {cap}");

@@ -1,40 +1,30 @@
 //! Judge a run against what its scenario expects of the strategy.
 
-use crate::report::RunReport;
+use crate::report::{RunReport, Violation};
 use crate::scenario::Expect;
+
+/// Whether `found` has a violation as `want` says (`when`: which ones, for the message).
+fn violations_unmet(want: bool, found: &[Violation], when: &str) -> Option<String> {
+    match (want, found.first()) {
+        (true, None) => Some(format!("expected violations{when}, found none")),
+        (false, Some(v)) => Some(format!(
+            "expected no violation{when}, found {} (first: {} at step {})",
+            found.len(),
+            v.check,
+            v.step
+        )),
+        _ => None,
+    }
+}
 
 /// The unmet expectations, one line each (empty: all met).
 pub fn judge(e: &Expect, r: &RunReport, block_size: u64) -> Vec<String> {
     let mut unmet = Vec::new();
     if let Some(want) = e.violations {
-        let have = !r.violations.is_empty();
-        if want != have {
-            unmet.push(if want {
-                "expected violations, found none".to_string()
-            } else {
-                format!(
-                    "expected no violation, found {} (first: {} at step {})",
-                    r.violations.len(),
-                    r.violations[0].check,
-                    r.violations[0].step
-                )
-            });
-        }
+        unmet.extend(violations_unmet(want, &r.violations, ""));
     }
     if let Some(want) = e.violations_at_end {
-        let end = &r.violations_at_end;
-        if want == end.is_empty() {
-            unmet.push(if want {
-                "expected violations at the end, found none".to_string()
-            } else {
-                format!(
-                    "expected no violation at the end, found {} (first: {}: {})",
-                    end.len(),
-                    end[0].check,
-                    end[0].detail
-                )
-            });
-        }
+        unmet.extend(violations_unmet(want, &r.violations_at_end, " at the end"));
     }
     for c in &e.checks {
         if !r.violations.iter().any(|v| &v.check == c) {
@@ -133,7 +123,6 @@ pub fn judge(e: &Expect, r: &RunReport, block_size: u64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Violation;
 
     #[test]
     fn violations_at_end_judges_only_the_final_state() {

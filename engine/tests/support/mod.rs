@@ -34,8 +34,17 @@ impl World {
     }
 
     pub fn with_coherence(version: Version, coherence: Coherence) -> World {
+        World::build(version, coherence, 1 << 30)
+    }
+
+    /// `new` on a partition of `capacity` bytes.
+    pub fn with_capacity(version: Version, capacity: u64) -> World {
+        World::build(version, Coherence::Shared, capacity)
+    }
+
+    fn build(version: Version, coherence: Coherence, capacity: u64) -> World {
         let cfg = SimConfig {
-            capacity: 1 << 30,
+            capacity,
             coherence,
             ..SimConfig::default()
         };
