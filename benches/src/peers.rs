@@ -10,6 +10,17 @@ use sim::{OpenFlags, Vfs};
 
 pub const REC: usize = 88;
 pub const STDIO_BUF: usize = 4096;
+
+/// What `fwrite` does with stdio's buffer: move as much of `rest` into `out` as fits.
+/// True when `out` is full (the caller writes it out and clears it, then calls again);
+/// false once `rest` is used up with room left.
+fn stdio_fill(out: &mut Vec<u8>, rest: &mut &[u8]) -> bool {
+    let take = (STDIO_BUF - out.len()).min(rest.len());
+    out.extend_from_slice(&rest[..take]);
+    *rest = &rest[take..];
+    out.len() == STDIO_BUF
+}
+
 const OLD: &str = "cyrus.expunge";
 const NEW: &str = "cyrus.expunge.NEW";
 
@@ -56,14 +67,9 @@ pub fn vfs_pattern(fs: &mut dyn Vfs, k: u32, read: ReadBack, rename: bool) -> u6
         }
         sum += u64::from(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]));
         let mut rest: &[u8] = &buf;
-        while !rest.is_empty() {
-            let take = (STDIO_BUF - out.len()).min(rest.len());
-            out.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if out.len() == STDIO_BUF {
-                assert_eq!(fs.write(p, nfd, &out).expect("write .NEW"), STDIO_BUF);
-                out.clear();
-            }
+        while stdio_fill(&mut out, &mut rest) {
+            assert_eq!(fs.write(p, nfd, &out).expect("write .NEW"), STDIO_BUF);
+            out.clear();
         }
     }
     if !out.is_empty() {
@@ -108,14 +114,9 @@ pub fn turmoil_pattern(fs: &turmoil_fs::Fs, k: u32, rename: bool) -> u64 {
         assert_eq!(f.read_at(&mut buf, i * REC as u64).expect("pread"), REC);
         sum += u64::from(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]));
         let mut rest: &[u8] = &buf;
-        while !rest.is_empty() {
-            let take = (STDIO_BUF - out.len()).min(rest.len());
-            out.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if out.len() == STDIO_BUF {
-                nf.write_all(&out).expect("write .NEW");
-                out.clear();
-            }
+        while stdio_fill(&mut out, &mut rest) {
+            nf.write_all(&out).expect("write .NEW");
+            out.clear();
         }
     }
     nf.write_all(&out).expect("write .NEW");
@@ -151,15 +152,10 @@ pub fn madsim_pattern(rt: &madsim::runtime::Runtime, k: u32) -> u64 {
             );
             sum += u64::from(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]));
             let mut rest: &[u8] = &buf;
-            while !rest.is_empty() {
-                let take = (STDIO_BUF - out.len()).min(rest.len());
-                out.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if out.len() == STDIO_BUF {
-                    nf.write_all_at(&out, nlen).await.expect("write .NEW");
-                    nlen += out.len() as u64;
-                    out.clear();
-                }
+            while stdio_fill(&mut out, &mut rest) {
+                nf.write_all_at(&out, nlen).await.expect("write .NEW");
+                nlen += out.len() as u64;
+                out.clear();
             }
         }
         nf.write_all_at(&out, nlen).await.expect("write .NEW");
