@@ -446,8 +446,10 @@ fn expunge_locked(
     // Rename index, then cache, then expunge (T12:2449-2497).
     let ip = mb.fname(FNAME_INDEX);
     if let Err(e) = cx.fs.rename(cx.pid, &newindex_path, &ip) {
-        cx.check(e);
-        return Err(cx.ioerror(format!("renaming index file for {}", mb.name)));
+        let name = &mb.name;
+        return Err(cx.fail_with(e, |cx| {
+            cx.ioerror(format!("renaming index file for {name}"))
+        }));
     }
     if st.newcache.is_some() {
         let cp = mb.fname(FNAME_CACHE);

@@ -401,3 +401,43 @@ fn with_no_cyrus_expunge_fix1_complete_purges_expired_files_instead_of_leaking_t
         assert_eq!(w.message_files(), vec![2], "{strategy:?}");
     }
 }
+
+#[test]
+fn a_kill_at_the_rename_of_cyrus_index_new_ends_the_process_there() {
+    let mut w = World::new(Version::V2_3_12);
+    spam_folder(&mut w);
+    w.with("imapd", |cx| engine::append::set_deleted(cx, SPAM, &[10]))
+        .unwrap();
+    // Which call renames cyrus.index.NEW: a dry run on a copy of the world.
+    let start = w.fs.calls();
+    let mut dry = World {
+        fs: w.fs.clone(),
+        site: w.site.clone(),
+        log: engine::Log::default(),
+        now: w.now,
+    };
+    dry.with("imapd", |cx| engine::append::imapd_expunge(cx, SPAM))
+        .unwrap();
+    let at = dry
+        .fs
+        .trace_entries()
+        .find(|e| e.seq >= start && e.call == "rename")
+        .expect("mailbox_expunge renames cyrus.index.NEW")
+        .seq;
+    w.fs.set_fault_plan(sim::FaultPlan::at(at, sim::FaultAction::Kill));
+    let r = w.with("imapd", |cx| engine::append::imapd_expunge(cx, SPAM));
+    assert!(
+        matches!(r, Err(CyrusError::Died(NoteKind::Killed, _))),
+        "{r:?}"
+    );
+    // A dead process makes no more calls: after the killed rename, only the end of the
+    // process (its kill, as every process ends) is traced.
+    let after: Vec<&str> =
+        w.fs.trace_entries()
+            .filter(|e| e.seq > at)
+            .map(|e| e.call)
+            .collect();
+    assert_eq!(after, vec!["kill"]);
+    // Nothing was renamed: UID 10 is still in cyrus.index.
+    assert!(w.uids(INDEX).contains(&10));
+}
